@@ -1,0 +1,1 @@
+"""Vigía video server: stands in for IP cameras by serving RTSP streams."""

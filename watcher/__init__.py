@@ -1,0 +1,1 @@
+"""Vigía watcher: the live log of sightings, with photos, on a laptop."""
