@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wire.connection import DEFAULT_TIMING, Connection, Timing
-from wire.errors import ConnectionClosed, WireError
+from wire.errors import CertificateMismatch, ConnectionClosed, WireError
 from wire.frame import DEFAULT_MAX_BODY
 from wire.handshake import ClientIdentity, client_handshake
 from wire.tls import check_pin, client_context
@@ -56,16 +56,26 @@ def connect(
     try:
         transport: Transport = raw
         if endpoint.fingerprint is not None:
-            tls = TlsTransport(raw, client_context(), server_side=False)
-            tls.handshake(timing.handshake_timeout_s)
-            check_pin(tls.channel, endpoint.fingerprint)
-            transport = tls
+            transport = TlsTransport(raw, client_context(), server_side=False)
+            transport.handshake(timing.handshake_timeout_s)
         conn = Connection(transport, str(endpoint), timing, max_body, spool_dir)
+        if endpoint.fingerprint is not None:
+            _check_certificate(conn, endpoint.fingerprint)
         client_handshake(conn, me)
     except BaseException:
         raw.close()
         raise
     return conn
+
+
+def _check_certificate(conn: Connection, pinned: str) -> None:
+    """Refuse a hub whose certificate is not the pinned one, and tell it why: the message holds
+    only public fingerprints, and a re-initialised hub's operator learns what to re-issue."""
+    try:
+        check_pin(conn.transport.channel, pinned)
+    except CertificateMismatch as exc:
+        conn.close(str(exc), exc.code)
+        raise
 
 
 @dataclass

@@ -22,6 +22,7 @@ class ErrorCode(StrEnum):
     ROLE_MISMATCH = "role_mismatch"
     REVOKED = "revoked"
     FORBIDDEN = "forbidden"
+    CERTIFICATE_MISMATCH = "certificate_mismatch"
     HANDSHAKE_TIMEOUT = "handshake_timeout"
     SERVER_BUSY = "server_busy"
     INTERNAL = "internal"
@@ -59,7 +60,7 @@ class AuthError(WireError):
 class CertificateMismatch(WireError):
     """The hub's TLS certificate does not match the pinned fingerprint."""
 
-    code = ErrorCode.BAD_CREDENTIALS
+    code = ErrorCode.CERTIFICATE_MISMATCH
 
 
 class RemoteError(WireError):

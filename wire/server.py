@@ -168,8 +168,8 @@ class Server:
                 self.options.spool_dir,
             )
             self._run(conn)
-        except ConnectionClosed as exc:
-            log.info("%s: closed: %s", conn.label if conn else label, exc)
+        except ConnectionClosed as exc:  # in the TLS handshake: the peer's fault, or gone
+            log.warning("%s: closed: %s", label, exc)
         finally:
             with self._lock:
                 self._threads.discard(threading.current_thread())
@@ -201,6 +201,8 @@ class Server:
             log.exception("%s: handler failed", conn.label)
             reason, code = f"internal error: {type(exc).__name__}", ErrorCode.INTERNAL
         finally:
+            if conn.closed.is_set() and conn.close_reason:  # closed by us: revoke, stop
+                reason = conn.close_reason
             conn.close(reason, code)
             self._retire(conn, reason, level)
 

@@ -1,0 +1,77 @@
+"""Keepalive: a silent peer is noticed within 10 s on either side; a quiet live one is not."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+
+from tests.wire.conftest import HubFactory, RunningHub, connection_pair, wait_for
+from wire.connection import Connection, Timing
+from wire.errors import ConnectionClosed
+
+FAST = Timing(keepalive_s=0.2, dead_after_s=1.0, handshake_timeout_s=5.0, tick_s=0.05)
+
+
+def test_defaults_detect_silence_within_ten_seconds() -> None:
+    timing = Timing()
+    assert timing.dead_after_s + timing.tick_s < 10
+    assert timing.keepalive_s * 3 <= timing.dead_after_s  # three pings may be lost first
+
+
+def test_the_hub_drops_a_client_that_went_silent(
+    hub: RunningHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Default timing. The client authenticates, then neither reads nor writes again, as a
+    Pi that lost power would."""
+    with caplog.at_level(logging.INFO, logger="vigia.wire"):
+        silent = hub.dial("edge-1")
+        started = time.monotonic()
+        assert wait_for(lambda: not hub.server.sessions(), timeout=12)
+        noticed = time.monotonic() - started
+    assert noticed < 10.0
+    assert any("edge-1/edge: closed: peer silent for" in r.getMessage() for r in caplog.records)
+    del silent
+
+
+def test_a_client_notices_a_hub_that_went_silent(start_hub: HubFactory) -> None:
+    """Default timing. The hub's thread for this client hangs (as a frozen hub would)."""
+    hub = start_hub()
+    frozen = threading.Event()
+
+    def hang(conn: Connection) -> None:
+        frozen.wait(30)
+
+    hub.handler.on_session = hang  # type: ignore[method-assign]
+    client = hub.dial("edge-1")
+    started = time.monotonic()
+    with pytest.raises(ConnectionClosed, match="peer silent for"):
+        client.receive()
+    assert time.monotonic() - started < 10.0
+    frozen.set()
+
+
+def test_a_quiet_but_live_connection_stays_open() -> None:
+    a, b = connection_pair(timing=FAST)
+    outcome: dict[str, BaseException] = {}
+
+    def read(conn: Connection, name: str) -> None:
+        try:
+            conn.receive()
+        except ConnectionClosed as exc:
+            outcome[name] = exc
+
+    readers = [
+        threading.Thread(target=read, args=(c, n), daemon=True) for c, n in ((a, "a"), (b, "b"))
+    ]
+    for reader in readers:
+        reader.start()
+    time.sleep(FAST.dead_after_s * 4)  # nothing but pings for four dead-after periods
+    assert outcome == {}
+    assert a.rtt_ms is not None and b.rtt_ms is not None
+    a.close("test over")
+    for reader in readers:
+        reader.join(timeout=5)
+    assert "goodbye: test over" in str(outcome["b"])
