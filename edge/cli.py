@@ -8,7 +8,7 @@ DESCRIPTION = """Vigía edge: runs the int8 model on every camera's frames and r
 
 Reads cameras (RTSP, picamera2, V4L2, files), gates by motion, classifies with LiteRT,
 tracks objects into events and delivers them to the hub through an on-disk spool. Its
-subcommands (run, check) arrive with issue 6; see docs/parts.md."""
+subcommands (run, check) arrive with issue 6; see docs/architecture.md."""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,7 @@ DESCRIPTION = """Vigía hub: keeps the log of sightings, their images and the mo
 
 One TCP port (7700) for every peer, TLS and per-peer secrets; SQLite in WAL mode with one
 writer thread. Its subcommands (init, add-peer, peers, revoke, serve, export) arrive with
-issue 3; see docs/parts.md."""
+issue 3; see docs/architecture.md."""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,7 @@ DESCRIPTION = """Vigía trainer: learns n classes by transfer learning and pushe
 
 Trains on a folder of labelled photos, spreads training over LAN PCs with TensorFlow's
 MultiWorkerMirroredStrategy, exports int8 TFLite and signs the package. Its subcommands
-(dataset, stock-model, train, worker, push-model) arrive with issue 5; see docs/parts.md."""
+(dataset, stock-model, train, worker, push-model) arrive with issue 5; see docs/architecture.md."""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,7 @@ DESCRIPTION = """Vigía video server: stands in for IP cameras by serving RTSP s
 
 Serves RTSP/RTP (RFC 2326, RTP/JPEG) from video files, image folders, webcams and
 generated scenes that log their ground truth, one path per camera. Its subcommands
-(serve, list) arrive with issue 4; see docs/parts.md."""
+(serve, list) arrive with issue 4; see docs/architecture.md."""
 
 
 def main(argv: list[str] | None = None) -> int:

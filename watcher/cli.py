@@ -8,7 +8,7 @@ DESCRIPTION = """Vigía watcher: the live log of sightings, with photos, on a la
 
 A Tk desktop app (and a terminal mode) that subscribes to the hub and shows every
 sighting with its thumbnail, class, time and camera. It arrives with issue 7; see
-docs/parts.md."""
+docs/architecture.md."""
 
 
 def main(argv: list[str] | None = None) -> int:

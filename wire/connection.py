@@ -275,7 +275,7 @@ class Connection:
         """Tell the peer why (an `error` if `error` is given, else `bye`), then close."""
         if self.closed.is_set():
             return
-        self.close_reason = reason
+        self.close_reason = reason if error is None else f"{error.value}: {reason}"
         note: m.Message = (
             m.Bye(reason=reason[:4096])
             if error is None

@@ -24,7 +24,7 @@ class ErrorCode(StrEnum):
     FORBIDDEN = "forbidden"
     CERTIFICATE_MISMATCH = "certificate_mismatch"
     HANDSHAKE_TIMEOUT = "handshake_timeout"
-    SERVER_BUSY = "server_busy"
+    STORAGE_FAILED = "storage_failed"
     INTERNAL = "internal"
 
 

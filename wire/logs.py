@@ -6,14 +6,25 @@ import logging
 import sys
 
 
-def setup_logging(part: str, verbose: bool = False) -> None:
-    """Log to stderr as `time level part/module: message`."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter(
-            f"%(asctime)s %(levelname)-7s {part}/%(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S"
+class _PartFormatter(logging.Formatter):
+    """`time level part/module: message`, with the `vigia.` namespace left out."""
+
+    def __init__(self, part: str) -> None:
+        super().__init__(
+            "%(asctime)s %(levelname)-7s %(part)s/%(module_name)s: %(message)s", "%Y-%m-%dT%H:%M:%S"
         )
-    )
+        self.part = part
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.part = self.part
+        record.module_name = record.name.removeprefix("vigia.")
+        return super().format(record)
+
+
+def setup_logging(part: str, verbose: bool = False) -> None:
+    """Log to stderr, one line per event, as `part/module`."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_PartFormatter(part))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)

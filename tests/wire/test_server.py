@@ -104,7 +104,7 @@ def test_revoking_a_peer_cuts_its_live_sessions(hub: RunningHub) -> None:
         edge.receive()
     assert subscribe_round_trip(watcher) == 0
     assert [c.peer.name for c in hub.server.sessions() if c.peer] == ["watcher-1"]
-    assert wait_for(lambda: hub.handler.closed == ["revoked by admin"])
+    assert wait_for(lambda: hub.handler.closed == ["revoked: revoked by admin"])
 
 
 def test_sessions_by_role(hub: RunningHub) -> None:
