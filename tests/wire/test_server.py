@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.wire.conftest import (
     EVENT_ID,
@@ -236,3 +238,28 @@ def test_malformed_frame_after_auth_closes_with_a_named_reason(
     )
     with pytest.raises(ConnectionClosed):
         edge.receive()
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(garbage=st.binary(min_size=1, max_size=512))
+def test_any_bytes_after_auth_end_in_a_logged_close_of_that_connection_only(
+    start_hub: HubFactory, caplog: pytest.LogCaptureFixture, garbage: bytes
+) -> None:
+    hub = start_hub(tls=False)
+    bystander, victim = hub.dial("watcher-1"), hub.dial("edge-1")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="vigia.wire"):
+        victim.transport.send(garbage)
+        victim.transport.sock.shutdown(socket.SHUT_WR)  # type: ignore[attr-defined]
+        assert wait_for(
+            lambda: any("edge-1/edge: closed: " in r.getMessage() for r in caplog.records)
+        )
+    reason = next(
+        r.getMessage() for r in caplog.records if "edge-1/edge: closed: " in r.getMessage()
+    ).split(": closed: ")[1]
+    assert reason  # a named reason, e.g. "bad_frame: wrong magic ..." or "peer closed ..."
+    assert subscribe_round_trip(bystander, 7) == 7
+    assert [c.peer.name for c in hub.server.sessions() if c.peer] == ["watcher-1"]
+    bystander.close("done")
