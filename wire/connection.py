@@ -131,13 +131,18 @@ class Connection:
             size = os.fstat(src.fileno()).st_size
             msg.check_body(size)
             self._check_size(msg, size)
-            chunk = bytearray(_FILE_CHUNK)
-            view = memoryview(chunk)
+            view = memoryview(bytearray(_FILE_CHUNK))
             with self._send_lock:
                 self.transport.send(self._head(msg, size))
-                while n := src.readinto(chunk):
+                left = size
+                while left:
+                    n = src.readinto(view[: min(left, _FILE_CHUNK)])
+                    if not n:  # the frame promised `size` bytes; it cannot be finished
+                        self.transport.close()
+                        raise ConnectionClosed(f"{path} shrank while being sent")
                     self.transport.send(view[:n])
                     self._clock.last_send = time.monotonic()
+                    left -= n
 
     def _head(self, msg: m.Message, body_len: int) -> bytes:
         payload = msg.encode()

@@ -71,7 +71,7 @@ class Server:
         self._tls = server_context(options.identity) if options.identity else None
         self._listener: socket.socket | None = None
         self._sessions: set[Connection] = set()
-        self._threads: set[threading.Thread] = set()
+        self._open: dict[threading.Thread, socket.socket] = {}  # every accepted connection
         self._lock = threading.Lock()
         self._stopping = threading.Event()
 
@@ -107,8 +107,11 @@ class Server:
         for conn in self.sessions():
             conn.close("server stopping")
         with self._lock:
-            threads = list(self._threads)
-        for thread in threads:
+            still_open = dict(self._open)
+        for sock in still_open.values():  # those still in the TLS or protocol handshake
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        for thread in still_open:
             thread.join(timeout=5)
 
     def sessions(self, role: Role | None = None) -> list[Connection]:
@@ -135,7 +138,7 @@ class Server:
             except OSError:
                 return  # the listener was closed by stop()
             with self._lock:
-                busy = len(self._threads) >= self.options.max_connections
+                busy = len(self._open) >= self.options.max_connections
                 if not busy:
                     thread = threading.Thread(
                         target=self._serve,
@@ -143,7 +146,7 @@ class Server:
                         name=f"wire-{addr[0]}:{addr[1]}",
                         daemon=True,
                     )
-                    self._threads.add(thread)
+                    self._open[thread] = sock
             if busy:
                 log.warning(
                     "server %s: refused %s:%d: %d connections already open",
@@ -172,7 +175,7 @@ class Server:
             log.warning("%s: closed: %s", label, exc)
         finally:
             with self._lock:
-                self._threads.discard(threading.current_thread())
+                self._open.pop(threading.current_thread(), None)
             if conn is None:
                 sock.close()
 

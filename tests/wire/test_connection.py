@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from pathlib import Path
 
@@ -127,3 +128,41 @@ def test_frames_split_into_single_bytes_still_decode() -> None:
     conn = Connection(MemoryTransport(data, chunk=1), "t", DEFAULT_TIMING)
     assert bytes(conn.receive().body) == b"jpeg" * 100
     assert conn.receive().message == m.CaughtUp(seq=9)
+
+
+def _pretend_size(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
+    """Make the next fstat report `size`: the file changed between stat and read."""
+    real = os.fstat
+    monkeypatch.setattr(
+        os, "fstat", lambda fd: os.stat_result((*real(fd)[:6], size, *real(fd)[7:]))
+    )
+
+
+def test_a_file_that_grows_while_sent_sends_only_its_stated_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "model.pkg"
+    package.write_bytes(b"a" * 3000 + b"b" * 100)
+    a, b = connection_pair(spool_dir=tmp_path)
+    _pretend_size(monkeypatch, 3000)
+    a.send_file(m.ModelOffer(version="v1", sha256="ab" * 32, size=3000), package)
+    monkeypatch.undo()
+    a.send(m.CaughtUp(seq=1))
+    got = b.receive()
+    assert got.body_path is not None and got.body_path.read_bytes() == b"a" * 3000
+    assert b.receive().message == m.CaughtUp(seq=1)  # the stream is still in step
+
+
+def test_a_file_that_shrinks_while_sent_ends_the_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "model.pkg"
+    package.write_bytes(b"a" * 3000)
+    a, b = connection_pair(spool_dir=tmp_path)
+    _pretend_size(monkeypatch, 5000)
+    with pytest.raises(ConnectionClosed, match="shrank while being sent"):
+        a.send_file(m.ModelOffer(version="v1", sha256="ab" * 32, size=5000), package)
+    monkeypatch.undo()
+    with pytest.raises(ConnectionClosed):
+        b.receive()
+    assert not list(tmp_path.glob("wire-*.body"))  # the half-received body is not left behind

@@ -263,3 +263,18 @@ def test_any_bytes_after_auth_end_in_a_logged_close_of_that_connection_only(
     assert subscribe_round_trip(bystander, 7) == 7
     assert [c.peer.name for c in hub.server.sessions() if c.peer] == ["watcher-1"]
     bystander.close("done")
+
+
+def test_stop_does_not_wait_for_half_open_handshakes(start_hub: HubFactory) -> None:
+    hub = start_hub()
+    lurkers = [socket.create_connection(hub.server.address) for _ in range(5)]  # say nothing
+    session = hub.dial("edge-1")
+    assert wait_for(lambda: len(hub.server._open) == 6)
+    started = time.monotonic()
+    hub.server.stop()
+    assert time.monotonic() - started < 2.0
+    assert not hub.server._open
+    with pytest.raises(ConnectionClosed, match="goodbye: server stopping"):
+        session.receive()
+    for lurker in lurkers:
+        lurker.close()
