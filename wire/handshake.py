@@ -13,6 +13,7 @@ which the server closes. See docs/protocol.md for the sequence diagram.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -94,8 +95,12 @@ def client_handshake(conn: Connection, me: ClientIdentity) -> m.Welcome:
     return welcome
 
 
-def server_handshake(conn: Connection, me: ServerIdentity) -> PeerInfo:
-    """Authenticate a client and prove ourselves to it; refuse (and raise AuthError) otherwise."""
+def server_handshake(
+    conn: Connection, me: ServerIdentity, admit: Callable[[Connection], None]
+) -> PeerInfo:
+    """Authenticate a client and prove ourselves to it; refuse (and raise AuthError) otherwise.
+
+    `admit` runs once the client is verified, before the welcome goes out."""
     hello = conn.expect(m.Hello)
     version = _choose_version(conn, hello)
     record = me.directory.lookup(hello.peer)
@@ -123,6 +128,9 @@ def server_handshake(conn: Connection, me: ServerIdentity) -> PeerInfo:
             ErrorCode.BAD_CREDENTIALS,
             f"proof from '{hello.peer}' does not match: wrong secret or a replayed handshake",
         )
+    peer = PeerInfo(hello.peer, hello.role, conn.address)
+    conn.authenticated(peer, version, me.timing)
+    admit(conn)  # before the welcome: once the client is in, the server knows it
     conn.send(
         m.Welcome(
             proof=make_proof(record.secret, "server", transcript),
@@ -132,8 +140,6 @@ def server_handshake(conn: Connection, me: ServerIdentity) -> PeerInfo:
             max_body=me.max_body,
         )
     )
-    peer = PeerInfo(hello.peer, hello.role, conn.address)
-    conn.authenticated(peer, version, me.timing)
     return peer
 
 

@@ -191,8 +191,7 @@ class Server:
         """Handshake, then the message loop; every way out closes `conn` with a logged reason."""
         reason, code, level = "session ended", None, logging.INFO
         try:
-            server_handshake(conn, self._identity)
-            self._admit(conn)
+            server_handshake(conn, self._identity, self._admit)
             self._loop(conn)
         except RemoteError as exc:
             reason = f"peer reported {exc}"

@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from tests.wire.conftest import HubFactory, RunningHub, connection_pair, wait_for
-from wire.connection import Connection, Timing
+from tests.wire.conftest import EVENT_ID, HubFactory, RunningHub, connection_pair, wait_for
+from wire import messages as m
+from wire.connection import Connection, Received, Timing
 from wire.errors import ConnectionClosed
 
 FAST = Timing(keepalive_s=0.2, dead_after_s=1.0, handshake_timeout_s=5.0, tick_s=0.05)
@@ -29,10 +30,12 @@ def test_the_hub_drops_a_client_that_went_silent(
     with caplog.at_level(logging.INFO, logger="vigia.wire"):
         silent = hub.dial("edge-1")
         started = time.monotonic()
+        assert wait_for(lambda: len(hub.server.sessions()) == 1)  # admitted after welcome
         assert wait_for(lambda: not hub.server.sessions(), timeout=12)
         noticed = time.monotonic() - started
-    assert noticed < 10.0
-    assert any("edge-1/edge: closed: peer silent for" in r.getMessage() for r in caplog.records)
+    closes = [r.getMessage() for r in caplog.records if ": closed: " in r.getMessage()]
+    assert noticed < 10.0, f"noticed after {noticed:.1f} s: {closes}"
+    assert any("edge-1/edge: closed: peer silent for" in c for c in closes), closes
     del silent
 
 
@@ -41,11 +44,12 @@ def test_a_client_notices_a_hub_that_went_silent(start_hub: HubFactory) -> None:
     hub = start_hub()
     frozen = threading.Event()
 
-    def hang(conn: Connection) -> None:
+    def hang(conn: Connection, got: Received) -> None:
         frozen.wait(30)
 
-    hub.handler.on_session = hang  # type: ignore[method-assign]
-    client = hub.dial("edge-1")
+    hub.handler.on_message = hang  # type: ignore[method-assign]
+    client = hub.dial("watcher-1")
+    client.send(m.SnapshotRequest(event_id=EVENT_ID))  # its thread never comes back
     started = time.monotonic()
     with pytest.raises(ConnectionClosed, match="peer silent for"):
         client.receive()
