@@ -33,7 +33,8 @@ class SessionHandler(Protocol):
     """What an application (the hub, a trainer worker) plugs into the server."""
 
     def on_session(self, conn: Connection) -> None:
-        """A peer has authenticated; `conn.peer` says who."""
+        """A peer has authenticated and been welcomed; `conn.peer` says who. Runs on the
+        connection's thread before its first message is read."""
 
     def on_message(self, conn: Connection, got: Received) -> None:
         """A permitted message arrived on `conn`. Called on that connection's thread."""
@@ -190,8 +191,11 @@ class Server:
     def _run(self, conn: Connection) -> None:
         """Handshake, then the message loop; every way out closes `conn` with a logged reason."""
         reason, code, level = "session ended", None, logging.INFO
+        announced = False
         try:
             server_handshake(conn, self._identity, self._admit)
+            announced = True
+            self.handler.on_session(conn)  # after the welcome: the peer may be sent to now
             self._loop(conn)
         except RemoteError as exc:
             reason = f"peer reported {exc}"
@@ -206,7 +210,7 @@ class Server:
             if conn.closed.is_set() and conn.close_reason:  # closed by us: revoke, stop
                 reason = conn.close_reason
             conn.close(reason, code)
-            self._retire(conn, reason, level)
+            self._retire(conn, reason, level, announced)
 
     def _admit(self, conn: Connection) -> None:
         with self._lock:
@@ -217,14 +221,12 @@ class Server:
             conn.version,
             "TLS" if self._tls else "plain TCP",
         )
-        self.handler.on_session(conn)
 
-    def _retire(self, conn: Connection, reason: str, level: int) -> None:
+    def _retire(self, conn: Connection, reason: str, level: int, announced: bool) -> None:
         with self._lock:
-            was_session = conn in self._sessions
             self._sessions.discard(conn)
         log.log(level, "%s: closed: %s", conn.label, reason)
-        if was_session:
+        if announced:
             self.handler.on_close(conn, reason)
 
     def _loop(self, conn: Connection) -> None:

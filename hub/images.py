@@ -1,0 +1,95 @@
+"""Event images as files in a date/edge/camera tree, durable before their row is committed.
+
+Files are written by the thread that received the event (so 16 edges fsync in parallel), and
+only then is the row handed to the writer thread. A file whose row never commits is harmless:
+the edge resends the event and the same file name is written again.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+import threading
+from pathlib import Path
+
+from hub.datadir import fsync_dir
+from wire.errors import ErrorCode, WireError
+from wire.messages import Event
+
+
+class StorageError(WireError):
+    """The hub could not make something durable (disk full, I/O error); nothing was acked."""
+
+    code = ErrorCode.STORAGE_FAILED
+
+
+class ImageStore:
+    """Writes, finds and removes the snapshot and thumbnail files of events."""
+
+    def __init__(self, root: Path, data_root: Path, min_free_bytes: int) -> None:
+        self.root = root
+        self.data_root = data_root
+        self.min_free_bytes = min_free_bytes
+        self._made: set[Path] = set()
+        self._lock = threading.Lock()
+
+    def write_event(self, edge: str, event: Event, body: bytes | bytearray) -> tuple[str, str]:
+        """Write both images durably; return their paths relative to the data directory."""
+        self._check_space()
+        day = datetime.datetime.fromtimestamp(event.started_at / 1000, datetime.UTC)
+        folder = self.root / day.strftime("%Y-%m-%d") / edge / event.camera
+        view = memoryview(body)
+        try:
+            self._make_dirs(folder)
+            snapshot = folder / f"{event.event_id}.jpg"
+            thumbnail = folder / f"{event.event_id}.thumb.jpg"
+            _write_synced(snapshot, view[: event.snapshot_len])
+            _write_synced(thumbnail, view[event.snapshot_len :])
+            fsync_dir(folder)
+        except OSError as exc:
+            raise StorageError(f"cannot store images of {event.event_id}: {exc}") from None
+        return (str(snapshot.relative_to(self.data_root)),
+                str(thumbnail.relative_to(self.data_root)))
+
+    def read(self, relative: str | None) -> bytes:
+        """An image's bytes, or b"" if it is gone (retention, a missing disk)."""
+        if not relative:
+            return b""
+        try:
+            return (self.data_root / relative).read_bytes()
+        except OSError:
+            return b""
+
+    def remove(self, relatives: list[str]) -> None:
+        """Delete image files (after their rows are gone)."""
+        for relative in relatives:
+            (self.data_root / relative).unlink(missing_ok=True)
+
+    def _check_space(self) -> None:
+        free = shutil.disk_usage(self.root).free
+        if free < self.min_free_bytes:
+            raise StorageError(f"disk nearly full: {free // 2**20} MiB free, the hub keeps "
+                               f"{self.min_free_bytes // 2**20} MiB free; retry later")
+
+    def _make_dirs(self, folder: Path) -> None:
+        """Create missing folders, making each new entry durable in its parent."""
+        with self._lock:
+            if folder in self._made:
+                return
+            missing = [p for p in (folder, *folder.parents) if not p.exists()]
+            for path in reversed(missing):
+                path.mkdir(exist_ok=True)
+                fsync_dir(path.parent)
+            self._made.add(folder)
+
+
+def _write_synced(path: Path, data: memoryview) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    try:
+        view = data
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
