@@ -43,21 +43,21 @@ class HubConfig(Settings):
 
 def load_config(path: Path, overrides: dict[str, object] | None = None) -> HubConfig:
     """Read `hub.toml`; a relative data_dir is taken relative to the file."""
-    config = load_toml(path, HubConfig, {k: v for k, v in (overrides or {}).items()
-                                         if v is not None})
+    config = load_toml(
+        path, HubConfig, {k: v for k, v in (overrides or {}).items() if v is not None}
+    )
     if not config.data_dir.is_absolute():
         config = config.model_copy(update={"data_dir": (path.parent / config.data_dir)})
     return config
 
 
 TEMPLATE = """\
-# Vigía hub settings. Every key is optional except data_dir; shown are the defaults.
+# Vigía hub settings. Every key but data_dir is optional; shown are the defaults.
 data_dir = "{data_dir}"
-name = "hub"                 # the hub's name in handshakes and logs
+name = "{name}"              # the hub's name in handshakes and logs
 host = "0.0.0.0"             # where to listen
-port = 7700
-# advertise = "192.168.1.10:7700"   # the address written into credentials (default: this
-                                    # machine's host name and the port)
+port = {port}
+advertise = "{advertise}"    # the address peers dial, written into their credentials
 tls = true                   # plain TCP only for tests and links protected otherwise
 max_body_mb = 64             # largest message body accepted (model packages)
 watcher_queue = 2000         # live entries held per watcher before it catches up from disk

@@ -46,8 +46,7 @@ EVERY_EDGE = "*"  # the assignments row that applies to edges without one of the
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """Open the database in WAL mode with full durability; create the schema if writable."""
     uri = f"file:{path}?mode={'ro' if readonly else 'rwc'}"
-    conn = sqlite3.connect(uri, uri=True, timeout=10, isolation_level=None,
-                           check_same_thread=False)
+    conn = sqlite3.connect(uri, uri=True, timeout=10, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     if not readonly:
         conn.execute("PRAGMA journal_mode=WAL")
@@ -75,15 +74,19 @@ class Filters:
         """Whether one entry passes (labels filter sightings only)."""
         return (
             (not self.cameras or entry.camera in self.cameras)
-            and (not self.labels or entry.kind is not m.EventKind.SIGHTING
-                 or entry.label in self.labels)
+            and (
+                not self.labels
+                or entry.kind is not m.EventKind.SIGHTING
+                or entry.label in self.labels
+            )
             and (self.since_ms is None or entry.ended_at >= self.since_ms)
             and (self.until_ms is None or entry.started_at <= self.until_ms)
         )
 
     def sql(self) -> tuple[str, list[object]]:
         """The same test as a WHERE clause fragment and its parameters."""
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[object] = []
         if self.cameras:
             clauses.append(f"camera IN ({','.join('?' * len(self.cameras))})")
             params += list(self.cameras)
@@ -113,10 +116,19 @@ class StoredEvent:
 def stored_event(row: sqlite3.Row) -> StoredEvent:
     """Turn an events row into its typed form."""
     box = m.Box.model_validate(json.loads(row["box"])) if row["box"] else None
-    entry = m.LogEntry(seq=row["seq"], kind=m.EventKind(row["kind"]), event_id=row["event_id"],
-                       edge=row["edge"], camera=row["camera"], label=row["label"],
-                       score=row["score"], started_at=row["started_at"],
-                       ended_at=row["ended_at"], box=box, model_version=row["model_version"])
+    entry = m.LogEntry(
+        seq=row["seq"],
+        kind=m.EventKind(row["kind"]),
+        event_id=row["event_id"],
+        edge=row["edge"],
+        camera=row["camera"],
+        label=row["label"],
+        score=row["score"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        box=box,
+        model_version=row["model_version"],
+    )
     return StoredEvent(entry, row["snapshot"], row["thumbnail"], row["received_ms"])
 
 
@@ -138,8 +150,9 @@ class Reader:
         """Up to `limit` entries with a greater seq, oldest first."""
         where, params = filters.sql()
         rows = self.db().execute(
-            f"SELECT * FROM events WHERE seq > ? AND {where} ORDER BY seq LIMIT ?",  # noqa: S608
-            [seq, *params, limit])
+            f"SELECT * FROM events WHERE seq > ? AND {where} ORDER BY seq LIMIT ?",
+            [seq, *params, limit],
+        )
         return [stored_event(r) for r in rows]
 
     def iter_events(self, filters: Filters, page: int = 1000) -> Iterator[StoredEvent]:
@@ -151,8 +164,7 @@ class Reader:
 
     def event(self, event_id: str) -> StoredEvent | None:
         """One event by its id."""
-        row = self.db().execute("SELECT * FROM events WHERE event_id = ?",
-                                (event_id,)).fetchone()
+        row = self.db().execute("SELECT * FROM events WHERE event_id = ?", (event_id,)).fetchone()
         return stored_event(row) if row else None
 
     def last_seq(self) -> int:

@@ -26,9 +26,16 @@ PAGE = 500
 class Subscription:
     """One watcher's subscription, served by its own sender thread."""
 
-    def __init__(self, conn: Connection, request: m.Subscribe, limit: int,
-                 reader: Reader, images: ImageStore,
-                 statuses: Callable[[set[str] | None], list[m.StatusNotice]]) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        request: m.Subscribe,
+        limit: int,
+        *,
+        reader: Reader,
+        images: ImageStore,
+        statuses: Callable[[set[str] | None], list[m.StatusNotice]],
+    ) -> None:
         self.conn = conn
         self.filters = Filters.of(request)
         self.cursor = request.after_seq
@@ -42,8 +49,7 @@ class Subscription:
         self._dirty: set[str] = set()
         self._stopped = False
         self._wake = threading.Condition()
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name=f"feed-{conn.label}")
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"feed-{conn.label}")
 
     def start(self) -> None:
         """Begin sending (call after the subscription is registered for live entries)."""
@@ -97,8 +103,9 @@ class Subscription:
             self._live.clear()
             dirty, self._dirty = self._dirty, set()
         if overflowed:
-            log.info("%s: watcher fell behind; catching up from seq %d", self.conn.label,
-                     self.cursor)
+            log.info(
+                "%s: watcher fell behind; catching up from seq %d", self.conn.label, self.cursor
+            )
             self._catch_up()
         for stored in batch:
             self._send(stored)

@@ -49,8 +49,10 @@ class ImageStore:
             fsync_dir(folder)
         except OSError as exc:
             raise StorageError(f"cannot store images of {event.event_id}: {exc}") from None
-        return (str(snapshot.relative_to(self.data_root)),
-                str(thumbnail.relative_to(self.data_root)))
+        return (
+            str(snapshot.relative_to(self.data_root)),
+            str(thumbnail.relative_to(self.data_root)),
+        )
 
     def read(self, relative: str | None) -> bytes:
         """An image's bytes, or b"" if it is gone (retention, a missing disk)."""
@@ -69,8 +71,10 @@ class ImageStore:
     def _check_space(self) -> None:
         free = shutil.disk_usage(self.root).free
         if free < self.min_free_bytes:
-            raise StorageError(f"disk nearly full: {free // 2**20} MiB free, the hub keeps "
-                               f"{self.min_free_bytes // 2**20} MiB free; retry later")
+            raise StorageError(
+                f"disk nearly full: {free // 2**20} MiB free, the hub keeps "
+                f"{self.min_free_bytes // 2**20} MiB free; retry later"
+            )
 
     def _make_dirs(self, folder: Path) -> None:
         """Create missing folders, making each new entry durable in its parent."""

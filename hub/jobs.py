@@ -42,9 +42,22 @@ class InsertEvent:
             "ended_at, box, model_version, snapshot, thumbnail, bytes, received_ms) "
             "VALUES (?, 'sighting', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (event_id) DO NOTHING RETURNING *",
-            (e.event_id, self.edge, e.camera, e.label, e.score, e.started_at, e.ended_at,
-             e.box.model_dump_json(), e.model_version, self.snapshot, self.thumbnail,
-             e.snapshot_len + e.thumbnail_len, now_ms())).fetchone()
+            (
+                e.event_id,
+                self.edge,
+                e.camera,
+                e.label,
+                e.score,
+                e.started_at,
+                e.ended_at,
+                e.box.model_dump_json(),
+                e.model_version,
+                self.snapshot,
+                self.thumbnail,
+                e.snapshot_len + e.thumbnail_len,
+                now_ms(),
+            ),
+        ).fetchone()
         if row is None:
             old = db.execute("SELECT seq FROM events WHERE event_id = ?", (e.event_id,))
             return Ack(old.fetchone()[0], duplicate=True)
@@ -62,28 +75,42 @@ class SaveStatus:
     def apply(self, db: sqlite3.Connection, created: list[StoredEvent]) -> None:
         """Upsert the status; compare each camera with its last known state."""
         now = now_ms()
-        db.execute("INSERT INTO edge_status VALUES (?, ?, ?) ON CONFLICT (edge) DO UPDATE "
-                   "SET received_ms = excluded.received_ms, node = excluded.node",
-                   (self.edge, now, self.node.model_dump_json()))
+        db.execute(
+            "INSERT INTO edge_status VALUES (?, ?, ?) ON CONFLICT (edge) DO UPDATE "
+            "SET received_ms = excluded.received_ms, node = excluded.node",
+            (self.edge, now, self.node.model_dump_json()),
+        )
         for camera in self.node.cameras:
-            before = db.execute("SELECT online FROM cameras WHERE edge = ? AND camera = ?",
-                                (self.edge, camera.camera)).fetchone()
+            before = db.execute(
+                "SELECT online FROM cameras WHERE edge = ? AND camera = ?",
+                (self.edge, camera.camera),
+            ).fetchone()
             if before is not None and bool(before[0]) == camera.online:
                 continue
-            db.execute("INSERT OR REPLACE INTO cameras VALUES (?, ?, ?, ?)",
-                       (self.edge, camera.camera, int(camera.online), now))
+            db.execute(
+                "INSERT OR REPLACE INTO cameras VALUES (?, ?, ?, ?)",
+                (self.edge, camera.camera, int(camera.online), now),
+            )
             if before is not None or not camera.online:  # a first sighting of a live camera
                 created.append(self._change(db, camera, now))  # is not a change
 
-    def _change(self, db: sqlite3.Connection, camera: m.CameraStatus, now: int
-                ) -> StoredEvent:
+    def _change(self, db: sqlite3.Connection, camera: m.CameraStatus, now: int) -> StoredEvent:
         kind = m.EventKind.CAMERA_ONLINE if camera.online else m.EventKind.CAMERA_OFFLINE
         row = db.execute(
             "INSERT INTO events (event_id, kind, edge, camera, label, score, started_at, "
             "ended_at, model_version, bytes, received_ms) VALUES (?, ?, ?, ?, '', 0, ?, ?, ?, "
             "0, ?) RETURNING *",
-            (str(uuid.uuid4()), kind.value, self.edge, camera.camera, now, now,
-             self.node.model_version, now)).fetchone()
+            (
+                str(uuid.uuid4()),
+                kind.value,
+                self.edge,
+                camera.camera,
+                now,
+                now,
+                self.node.model_version,
+                now,
+            ),
+        ).fetchone()
         return stored_event(row)
 
 
@@ -114,14 +141,16 @@ class StoreModel:
 
     def apply(self, db: sqlite3.Connection, created: list[StoredEvent]) -> None:
         """Insert; the same version with the same hash again is fine, with another is not."""
-        old = db.execute("SELECT sha256 FROM models WHERE version = ?",
-                         (self.version,)).fetchone()
+        old = db.execute("SELECT sha256 FROM models WHERE version = ?", (self.version,)).fetchone()
         if old is not None and old[0] != self.sha256:
-            raise ModelConflict(f"version {self.version} is already stored with another hash; "
-                                f"give the new package a new version")
-        db.execute("INSERT OR IGNORE INTO models VALUES (?, ?, ?, ?, ?, ?)",
-                   (self.version, self.sha256, self.size, self.file, now_ms(),
-                    self.uploaded_by))
+            raise ModelConflict(
+                f"version {self.version} is already stored with another hash; "
+                f"give the new package a new version"
+            )
+        db.execute(
+            "INSERT OR IGNORE INTO models VALUES (?, ?, ?, ?, ?, ?)",
+            (self.version, self.sha256, self.size, self.file, now_ms(), self.uploaded_by),
+        )
 
 
 class UnknownModel(KeyError):
@@ -137,14 +166,15 @@ class AssignModel:
 
     def apply(self, db: sqlite3.Connection, created: list[StoredEvent]) -> list[str]:
         """Record the assignment; answer the edges it now applies to."""
-        if db.execute("SELECT 1 FROM models WHERE version = ?", (self.version,)).fetchone() \
-                is None:
+        if db.execute("SELECT 1 FROM models WHERE version = ?", (self.version,)).fetchone() is None:
             raise UnknownModel(f"no model version {self.version} in the registry")
         targets = self.edges or (EVERY_EDGE,)
         if not self.edges:
             db.execute("DELETE FROM assignments")  # the fleet-wide one replaces them all
-        db.executemany("INSERT OR REPLACE INTO assignments VALUES (?, ?, ?)",
-                       [(edge, self.version, now_ms()) for edge in targets])
+        db.executemany(
+            "INSERT OR REPLACE INTO assignments VALUES (?, ?, ?)",
+            [(edge, self.version, now_ms()) for edge in targets],
+        )
         if self.edges:
             return list(self.edges)
         rows = db.execute("SELECT name FROM peers WHERE role = 'edge' AND revoked = 0")
@@ -160,9 +190,10 @@ class SaveReport:
 
     def apply(self, db: sqlite3.Connection, created: list[StoredEvent]) -> None:
         """Keep the edge's latest report."""
-        db.execute("INSERT OR REPLACE INTO model_reports VALUES (?, ?, ?, ?, ?)",
-                   (self.edge, self.report.version, self.report.state, self.report.reason,
-                    now_ms()))
+        db.execute(
+            "INSERT OR REPLACE INTO model_reports VALUES (?, ?, ?, ?, ?)",
+            (self.edge, self.report.version, self.report.state, self.report.reason, now_ms()),
+        )
 
 
 def assignment_of(db: sqlite3.Connection, edge: str) -> tuple[str, str, int, str] | None:
@@ -170,7 +201,8 @@ def assignment_of(db: sqlite3.Connection, edge: str) -> tuple[str, str, int, str
     row = db.execute(
         "SELECT m.version, m.sha256, m.size, m.file FROM assignments a JOIN models m "
         "ON m.version = a.version WHERE a.edge IN (?, ?) ORDER BY a.edge = ? LIMIT 1",
-        (edge, EVERY_EDGE, EVERY_EDGE)).fetchone()
+        (edge, EVERY_EDGE, EVERY_EDGE),
+    ).fetchone()
     return None if row is None else (row[0], row[1], row[2], row[3])
 
 
@@ -189,13 +221,15 @@ class Retain:
         keep_after = now - self.min_age_ms
         gone = db.execute(
             "DELETE FROM events WHERE received_ms < ? AND received_ms < ? "
-            "RETURNING snapshot, thumbnail, bytes", (now - self.max_age_ms, keep_after)
+            "RETURNING snapshot, thumbnail, bytes",
+            (now - self.max_age_ms, keep_after),
         ).fetchall()
         total = db.execute("SELECT COALESCE(SUM(bytes), 0) FROM events").fetchone()[0]
         while total > self.max_bytes:
             oldest = db.execute(
                 "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE received_ms < ? "
-                "ORDER BY seq LIMIT 256) RETURNING snapshot, thumbnail, bytes", (keep_after,)
+                "ORDER BY seq LIMIT 256) RETURNING snapshot, thumbnail, bytes",
+                (keep_after,),
             ).fetchall()
             if not oldest:
                 break  # all that is left is too new to remove

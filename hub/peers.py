@@ -39,10 +39,12 @@ class UnknownPeer(KeyError):
 def add_peer(database: Path, name: str, role: Role) -> PeerRecord:
     """Register a new peer with a fresh secret."""
     record = PeerRecord(name, role, new_secret())
-    with _admin(database) as db:
+    with admin_write(database) as db:
         try:
-            db.execute("INSERT INTO peers (name, role, secret, created_ms) VALUES (?, ?, ?, ?)",
-                       (name, role.value, record.secret, _now_ms()))
+            db.execute(
+                "INSERT INTO peers (name, role, secret, created_ms) VALUES (?, ?, ?, ?)",
+                (name, role.value, record.secret, _now_ms()),
+            )
         except sqlite3.IntegrityError:
             raise PeerExists(f"a peer named '{name}' already exists") from None
     return record
@@ -50,22 +52,32 @@ def add_peer(database: Path, name: str, role: Role) -> PeerRecord:
 
 def revoke_peer(database: Path, name: str) -> None:
     """Mark a peer revoked: refused from now on; a running hub cuts its sessions within 1 s."""
-    with _admin(database) as db:
+    with admin_write(database) as db:
         if db.execute("UPDATE peers SET revoked = 1 WHERE name = ?", (name,)).rowcount == 0:
             raise UnknownPeer(name)
 
 
 def list_peers(database: Path) -> list[PeerRow]:
     """Every peer, with the model each edge last reported."""
-    with _admin(database) as db:
+    with admin_write(database) as db:
         rows = db.execute(
             "SELECT p.*, r.version || ' (' || r.state || ')' AS model FROM peers p "
-            "LEFT JOIN model_reports r ON r.edge = p.name ORDER BY p.role, p.name").fetchall()
-    return [PeerRow(r["name"], Role(r["role"]), bool(r["revoked"]), r["created_ms"],
-                    r["last_seen_ms"], r["model"]) for r in rows]
+            "LEFT JOIN model_reports r ON r.edge = p.name ORDER BY p.role, p.name"
+        ).fetchall()
+    return [
+        PeerRow(
+            r["name"],
+            Role(r["role"]),
+            bool(r["revoked"]),
+            r["created_ms"],
+            r["last_seen_ms"],
+            r["model"],
+        )
+        for r in rows
+    ]
 
 
-class _admin:  # noqa: N801 (a context manager named for what it gives)
+class admin_write:  # noqa: N801 (used like a function: with admin_write(db) as conn)
     """A short-lived read-write connection for one admin command, committed on success."""
 
     def __init__(self, database: Path) -> None:

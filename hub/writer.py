@@ -21,14 +21,14 @@ from hub.db import StoredEvent, connect
 from hub.images import StorageError
 
 log = logging.getLogger("vigia.hub.writer")
-T = TypeVar("T", covariant=True)
+T_co = TypeVar("T_co", covariant=True)
 R = TypeVar("R")
 
 
-class Job(Protocol[T]):
+class Job(Protocol[T_co]):
     """A unit of work for the writer; `created` collects new log entries for watchers."""
 
-    def apply(self, db: sqlite3.Connection, created: list[StoredEvent]) -> T:
+    def apply(self, db: sqlite3.Connection, created: list[StoredEvent]) -> T_co:
         """Do the writes (inside the writer's transaction) and return the job's answer."""
 
 
@@ -53,8 +53,9 @@ class Pending(Generic[R]):
 class Writer:
     """Owns the read-write connection; runs jobs in groups on its own thread."""
 
-    def __init__(self, database: Path, batch: int,
-                 on_commit: Callable[[list[StoredEvent]], None]) -> None:
+    def __init__(
+        self, database: Path, batch: int, on_commit: Callable[[list[StoredEvent]], None]
+    ) -> None:
         self.database = database
         self.batch = batch
         self.on_commit = on_commit
@@ -138,8 +139,11 @@ class Writer:
             self._db.execute("ROLLBACK TO job")
             self._db.execute("RELEASE job")
             del created[mark:]
-            pending.error = exc if not isinstance(exc, sqlite3.Error) else StorageError(
-                f"the database refused a write: {exc}")
+            pending.error = (
+                exc
+                if not isinstance(exc, sqlite3.Error)
+                else StorageError(f"the database refused a write: {exc}")
+            )
 
     def _drain_refusing(self) -> None:
         while not self._queue.empty():

@@ -25,6 +25,8 @@ class ErrorCode(StrEnum):
     CERTIFICATE_MISMATCH = "certificate_mismatch"
     HANDSHAKE_TIMEOUT = "handshake_timeout"
     STORAGE_FAILED = "storage_failed"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
     INTERNAL = "internal"
 
 
