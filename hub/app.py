@@ -53,6 +53,7 @@ class Hub:
         self.server = Server(self._options(), self.directory, self.service)
         self.service.server = self.server
         self._stop = threading.Event()
+        self._stopped = False
         self._housekeeper = threading.Thread(
             target=self._housekeep, name="hub-housekeeping", daemon=True
         )
@@ -83,6 +84,9 @@ class Hub:
 
     def stop(self) -> None:
         """Stop accepting, finish and commit what is in flight, close everything."""
+        if self._stopped:
+            return
+        self._stopped = True
         log.info("hub %s: stopping", self.config.name)
         self._stop.set()
         self.server.stop()

@@ -27,7 +27,7 @@ class HubConfig(Settings):
     data_dir: Path
     name: Name = "hub"
     host: str = "0.0.0.0"
-    port: Annotated[int, Field(ge=1, le=65535)] = 7700
+    port: Annotated[int, Field(ge=0, le=65535)] = 7700  # 0: any free port (tests)
     advertise: Annotated[str, StringConstraints(pattern=r"^[^\s:]+:[0-9]{1,5}$")] | None = None
     tls: bool = True
     max_body_mb: Annotated[float, Field(gt=0, le=1024)] = 64.0

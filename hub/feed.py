@@ -89,8 +89,9 @@ class Subscription:
                 self.conn.send(notice)
             while self._serve_once():
                 pass
-        except WireError as exc:
+        except WireError as exc:  # the watcher is gone or stuck: it resumes from its cursor
             log.info("%s: feed stopped: %s", self.conn.label, exc)
+            self.conn.close(f"feed stopped: {exc}")
 
     def _serve_once(self) -> bool:
         with self._wake:

@@ -242,16 +242,19 @@ class Connection:
         return Path(name)
 
     def _fill(self, into: memoryview) -> int:
-        """Read at least one byte into `into`, running keepalive while waiting."""
+        """Read at least one byte into `into`, running keepalive on every wake-up."""
         while True:
             n = self.transport.recv_into(into)
+            now = time.monotonic()
             if n:
-                self._clock.last_recv = time.monotonic()
+                self._clock.last_recv = now
+            self._keepalive(now)
+            if n:
                 return n
-            self._idle()
 
-    def _idle(self) -> None:
-        now = time.monotonic()
+    def _keepalive(self, now: float) -> None:
+        """Enforce the deadlines, and ping when this side has been quiet: also while bytes
+        stream in, or a peer that only receives would look dead to the one sending."""
         clock = self._clock
         if clock.deadline is not None:
             if now > clock.deadline:

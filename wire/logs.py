@@ -26,5 +26,7 @@ def setup_logging(part: str, verbose: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_PartFormatter(part))
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    for old in [h for h in root.handlers if isinstance(h.formatter, _PartFormatter)]:
+        root.removeHandler(old)  # set up twice (tests): replace ours, keep anyone else's
+    root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)

@@ -79,3 +79,27 @@ def test_a_quiet_but_live_connection_stays_open() -> None:
     for reader in readers:
         reader.join(timeout=5)
     assert "goodbye: test over" in str(outcome["b"])
+
+
+def test_a_peer_that_only_receives_still_proves_it_is_alive() -> None:
+    """One side streams for several dead-after periods; the other only reads. The reader's
+    pings must reach the streamer, or the streamer would drop a perfectly live peer."""
+    streamer, reader = connection_pair(timing=FAST)
+    outcome: list[BaseException] = []
+
+    def watch_for_death() -> None:
+        try:
+            streamer.receive()
+        except ConnectionClosed as exc:
+            outcome.append(exc)
+
+    threading.Thread(target=watch_for_death, daemon=True).start()
+    deadline = time.monotonic() + FAST.dead_after_s * 4
+    sent = 0
+    while time.monotonic() < deadline:
+        streamer.send(m.CaughtUp(seq=sent))
+        assert reader.receive().message == m.CaughtUp(seq=sent)
+        sent += 1
+    assert outcome == [], outcome
+    assert sent > 100
+    streamer.close("done")
