@@ -224,15 +224,21 @@ class Retain:
             "RETURNING snapshot, thumbnail, bytes",
             (now - self.max_age_ms, keep_after),
         ).fetchall()
-        total = db.execute("SELECT COALESCE(SUM(bytes), 0) FROM events").fetchone()[0]
-        while total > self.max_bytes:
-            oldest = db.execute(
-                "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE received_ms < ? "
-                "ORDER BY seq LIMIT 256) RETURNING snapshot, thumbnail, bytes",
-                (keep_after,),
+        excess = db.execute("SELECT COALESCE(SUM(bytes), 0) FROM events").fetchone()[0]
+        excess -= self.max_bytes
+        doomed: list[int] = []
+        oldest = db.execute(
+            "SELECT seq, bytes FROM events WHERE received_ms < ? ORDER BY seq", (keep_after,)
+        )
+        for seq, size in oldest:  # only as many as it takes, oldest first
+            if excess <= 0:
+                break
+            doomed.append(seq)
+            excess -= size
+        for start in range(0, len(doomed), 500):
+            marks = ",".join("?" * len(doomed[start : start + 500]))
+            gone += db.execute(
+                f"DELETE FROM events WHERE seq IN ({marks}) RETURNING snapshot, thumbnail, bytes",
+                doomed[start : start + 500],
             ).fetchall()
-            if not oldest:
-                break  # all that is left is too new to remove
-            total -= sum(r["bytes"] for r in oldest)
-            gone += oldest
         return [path for r in gone for path in (r["snapshot"], r["thumbnail"]) if path]

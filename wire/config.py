@@ -41,6 +41,16 @@ def load_toml(path: Path, model: type[S], overrides: dict[str, Any] | None = Non
     return validate(model, data, str(path))
 
 
+def _section(model: type[BaseModel], path: tuple[int | str, ...]) -> type[BaseModel]:
+    """The settings class of a nested table, e.g. ('retention',) -> Retention."""
+    for part in path:
+        annotation = model.model_fields[str(part)].annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            break
+        model = annotation
+    return model
+
+
 def validate(model: type[S], data: dict[str, Any], source: str) -> S:
     """Build `model` from `data`, turning the first validation error into a ConfigError."""
     try:
@@ -49,7 +59,7 @@ def validate(model: type[S], data: dict[str, Any], source: str) -> S:
         err = exc.errors(include_url=False)[0]
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         if err["type"] == "extra_forbidden":
-            allowed = ", ".join(sorted(model.model_fields))
+            allowed = ", ".join(sorted(_section(model, err["loc"][:-1]).model_fields))
             raise ConfigError(f"{source}: unknown key '{key}' (allowed: {allowed})") from None
         if err["type"] == "missing":
             raise ConfigError(f"{source}: missing key '{key}'") from None
