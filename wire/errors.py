@@ -73,3 +73,7 @@ class ConnectionClosed(WireError):
     """The connection ended: the peer closed it, went silent, or the socket failed."""
 
     code = ErrorCode.INTERNAL
+
+
+class TlsFailed(ConnectionClosed):
+    """The TLS handshake failed on a protocol error (not a plain hang-up)."""

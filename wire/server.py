@@ -19,7 +19,7 @@ from typing import Protocol
 from wire import messages as m
 from wire.auth import NonceGuard, PeerDirectory
 from wire.connection import DEFAULT_TIMING, Connection, Received, Timing
-from wire.errors import ConnectionClosed, ErrorCode, RemoteError, WireError
+from wire.errors import ConnectionClosed, ErrorCode, RemoteError, TlsFailed, WireError
 from wire.frame import DEFAULT_MAX_BODY
 from wire.handshake import ServerIdentity, server_handshake
 from wire.roles import HUB_PERMISSIONS, Role, may_send
@@ -172,8 +172,13 @@ class Server:
                 self.options.spool_dir,
             )
             self._run(conn)
-        except ConnectionClosed as exc:  # in the TLS handshake: the peer's fault, or gone
-            log.warning("%s: closed: %s", label, exc)
+        except ConnectionClosed as exc:  # in the TLS handshake: bad TLS, or a mere port probe
+            log.log(
+                logging.WARNING if isinstance(exc, TlsFailed) else logging.INFO,
+                "%s: closed: %s",
+                label,
+                exc,
+            )
         finally:
             with self._lock:
                 self._open.pop(threading.current_thread(), None)

@@ -19,7 +19,7 @@ import threading
 import time
 from typing import Protocol, cast
 
-from wire.errors import ConnectionClosed
+from wire.errors import ConnectionClosed, TlsFailed
 
 Buffer = bytes | bytearray | memoryview
 
@@ -133,7 +133,7 @@ class TlsTransport:
                 self._pull()
             except ssl.SSLError as exc:
                 self._flush_quietly()
-                raise ConnectionClosed(f"TLS handshake failed: {exc.reason or exc}") from None
+                raise TlsFailed(f"TLS handshake failed: {exc.reason or exc}") from None
         self._flush()
         self.channel = own_fingerprint or fingerprint(self.peer_certificate())
 
