@@ -111,14 +111,17 @@ class Writer:
                 return
 
     def _commit(self, batch: list[Pending[object]]) -> None:
+        """One transaction for the whole batch; whatever fails, every submitter is answered
+        and this thread lives on."""
         created: list[StoredEvent] = []
-        self._db.execute("BEGIN IMMEDIATE")
-        for pending in batch:
-            self._apply(pending, created)
         try:
+            self._db.execute("BEGIN IMMEDIATE")
+            for pending in batch:
+                self._apply(pending, created)
             self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._db.execute("ROLLBACK")
+        except sqlite3.Error as exc:  # disk full, I/O error, locked for too long
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             log.error("commit of %d jobs failed: %s", len(batch), exc)
             for pending in batch:
                 pending.error = StorageError(f"the database could not commit: {exc}")
@@ -127,7 +130,10 @@ class Writer:
         for pending in batch:
             pending.done.set()
         if created:
-            self.on_commit(created)
+            try:
+                self.on_commit(created)
+            except Exception:  # a watcher bug must not stop the log
+                log.exception("publishing %d entries failed", len(created))
 
     def _apply(self, pending: Pending[object], created: list[StoredEvent]) -> None:
         mark = len(created)
