@@ -46,7 +46,9 @@ EVERY_EDGE = "*"  # the assignments row that applies to edges without one of the
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """Open the database in WAL mode with full durability; create the schema if writable."""
     uri = f"file:{path}?mode={'ro' if readonly else 'rwc'}"
-    conn = sqlite3.connect(uri, uri=True, timeout=10, isolation_level=None, check_same_thread=False)
+    # A stalled database must answer (with an error) well within a peer's 8 s keepalive
+    # deadline: the connection thread waiting on it does not read pings meanwhile.
+    conn = sqlite3.connect(uri, uri=True, timeout=4, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     if not readonly:
         conn.execute("PRAGMA journal_mode=WAL")

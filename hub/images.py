@@ -2,13 +2,14 @@
 
 Files are written by the thread that received the event (so 16 edges fsync in parallel), and
 only then is the row handed to the writer thread. A file whose row never commits is harmless:
-the edge resends the event and the same file name is written again.
+the edge resends the event and the same file name is written again, atomically (by rename).
 """
 
 from __future__ import annotations
 
 import datetime
 import os
+import secrets
 import shutil
 import threading
 from pathlib import Path
@@ -89,11 +90,18 @@ class ImageStore:
 
 
 def _write_synced(path: Path, data: memoryview) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    """Write beside the final name, fsync, then rename over it: a file under its final name is
+    always complete, even while a resent event writes the same name again."""
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
     try:
         view = data
         while view:
             view = view[os.write(fd, view) :]
         os.fsync(fd)
-    finally:
+    except BaseException:
         os.close(fd)
+        partial.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    os.replace(partial, path)

@@ -41,7 +41,7 @@ class Pending(Generic[R]):
     result: R | None = None
     error: BaseException | None = None
 
-    def wait(self, timeout: float = 30.0) -> R:
+    def wait(self, timeout: float = 5.0) -> R:
         """The job's answer; raises what the job (or the commit) raised."""
         if not self.done.wait(timeout):
             raise StorageError(f"the database did not answer within {timeout:.0f} s")

@@ -99,19 +99,18 @@ class Server:
         )
 
     def stop(self) -> None:
-        """Stop accepting, close every connection, wait for their threads."""
+        """Stop accepting and reading; let each handler at work finish and answer; then say
+        bye to every peer and wait for the connection threads."""
         self._stopping.set()
         if self._listener is not None:
             with contextlib.suppress(OSError):
                 self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
-        for conn in self.sessions():
-            conn.close("server stopping")
         with self._lock:
             still_open = dict(self._open)
-        for sock in still_open.values():  # those still in the TLS or protocol handshake
+        for sock in still_open.values():  # a reader waiting for input sees its end at once
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+                sock.shutdown(socket.SHUT_RD)
         for thread in still_open:
             thread.join(timeout=5)
 
@@ -212,8 +211,10 @@ class Server:
             log.exception("%s: handler failed", conn.label)
             reason, code = f"internal error: {type(exc).__name__}", ErrorCode.INTERNAL
         finally:
-            if conn.closed.is_set() and conn.close_reason:  # closed by us: revoke, stop
+            if conn.closed.is_set() and conn.close_reason:  # closed by us: a revocation
                 reason = conn.close_reason
+            elif self._stopping.is_set():
+                reason, code = "server stopping", None
             conn.close(reason, code)
             self._retire(conn, reason, level, announced)
 

@@ -7,11 +7,13 @@ import errno
 import os
 import sqlite3
 import threading
+import time
 
 import pytest
 
 from tests.hub.conftest import HubFactory, RunningHub, send_event, sighting
 from wire import messages as m
+from wire.errors import ConnectionClosed
 
 
 def _rows(hub: RunningHub) -> list[sqlite3.Row]:
@@ -96,3 +98,24 @@ def test_an_io_error_refuses_the_event_and_the_edge_can_retry(
     ack = send_event(edge, event, body)  # the edge kept it, and retries
     assert ack.duplicate is False and ack.seq == 1
     assert len(_rows(hub)) == 1
+
+
+def test_stopping_answers_every_event_it_stored(hub: RunningHub) -> None:
+    """On stop the hub reads no more, but each event it took in is committed and
+    acknowledged before it says goodbye: an edge never has to resend what was stored."""
+    edge = hub.dial("edge-1")
+    sent = [sighting(size=20_000) for _ in range(200)]
+    sender = threading.Thread(target=lambda: [edge.send(e, b) for e, b in sent], daemon=True)
+    sender.start()
+    while hub.hub.reader.last_seq() < 5:  # the hub is busy taking them in
+        time.sleep(0.005)
+    hub.hub.stop()
+    acked: set[str] = set()
+    with pytest.raises(ConnectionClosed, match="server stopping"):
+        while True:
+            got = edge.receive().message
+            assert isinstance(got, m.EventAck)
+            acked.add(got.event_id)
+    stored = {row["event_id"] for row in _rows(hub)}
+    assert stored == acked
+    assert len(stored) >= 5
