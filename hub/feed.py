@@ -153,19 +153,15 @@ class Feed:
 
     def publish(self, entries: list[StoredEvent]) -> None:
         """New committed entries, in seq order."""
-        for sub in self._all():
+        for sub in self.subscriptions():
             sub.offer(entries)
 
     def status_changed(self, edge: str) -> None:
         """Tell every subscription that an edge's status changed."""
-        for sub in self._all():
+        for sub in self.subscriptions():
             sub.status_changed(edge)
 
-    def count(self) -> int:
-        """How many watchers are subscribed."""
-        with self._lock:
-            return len(self._subs)
-
-    def _all(self) -> list[Subscription]:
+    def subscriptions(self) -> list[Subscription]:
+        """The live subscriptions."""
         with self._lock:
             return list(self._subs.values())

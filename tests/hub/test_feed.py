@@ -96,7 +96,7 @@ def test_a_slow_watcher_catches_up_without_gap_or_duplicate(start_hub: HubFactor
         if isinstance(got, m.LogEntry):
             seqs.append(got.seq)
     assert seqs == list(range(1, 151))
-    (sub,) = hub.hub.feed._all()
+    (sub,) = hub.hub.feed.subscriptions()
     assert sub.overflows >= 1  # it really fell behind and caught up from the database
     assert ingest_s < 10
 

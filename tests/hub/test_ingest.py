@@ -105,8 +105,12 @@ def test_stopping_answers_every_event_it_stored(hub: RunningHub) -> None:
     acknowledged before it says goodbye: an edge never has to resend what was stored."""
     edge = hub.dial("edge-1")
     sent = [sighting(size=20_000) for _ in range(200)]
-    sender = threading.Thread(target=lambda: [edge.send(e, b) for e, b in sent], daemon=True)
-    sender.start()
+
+    def pipeline() -> None:
+        for event, body in sent:
+            edge.send(event, body)
+
+    threading.Thread(target=pipeline, daemon=True).start()
     while hub.hub.reader.last_seq() < 5:  # the hub is busy taking them in
         time.sleep(0.005)
     hub.hub.stop()
