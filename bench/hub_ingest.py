@@ -60,9 +60,8 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 
 from hub.cli import main as hub_cli
-from hub.datadir import fsync_dir
-from hub.db import StoredEvent
 from hub.db import connect as db_connect
+from hub.images import ImageStore
 from hub.jobs import InsertEvent
 from wire import messages as m
 from wire.client import connect
@@ -569,41 +568,13 @@ def run_watched(target: Target, plan: Plan, args: argparse.Namespace) -> tuple[P
 # --- the bare loop -----------------------------------------------------------------------------
 
 
-def _write_synced(path: Path, data: memoryview) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-    try:
-        while data:
-            data = data[os.write(fd, data) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _bare_folders(root: Path) -> list[Path]:
-    """The hub's layout, images/DAY/EDGE/CAMERA, one folder per edge, made durable."""
-    day = time.strftime("%Y-%m-%d", time.gmtime())
-    folders = [root / "images" / day / f"edge-{i:02d}" / "cam-0" for i in range(EDGES)]
-    for folder in folders:
-        folder.mkdir(parents=True, exist_ok=True)
-        for path in (folder, *folder.parents[:3]):
-            fsync_dir(path)
-    return folders
-
-
 def _bare_store(
-    db: sqlite3.Connection, root: Path, folder: Path, e: m.Event, body: memoryview
+    db: sqlite3.Connection, images: ImageStore, edge: str, e: m.Event, body: memoryview
 ) -> None:
-    """One event, as durably as the hub stores it: both files, the folder, then the row."""
-    snapshot, thumbnail = folder / f"{e.event_id}.jpg", folder / f"{e.event_id}.thumb.jpg"
-    _write_synced(snapshot, body[:SNAPSHOT_BYTES])
-    _write_synced(thumbnail, body[SNAPSHOT_BYTES:])
-    fsync_dir(folder)
-    job = InsertEvent(
-        folder.parent.name, e, str(snapshot.relative_to(root)), str(thumbnail.relative_to(root))
-    )
-    created: list[StoredEvent] = []
+    """One event, stored by the hub's own code for files and rows, then committed alone."""
+    snapshot, thumbnail = images.write_event(edge, e, body)
     db.execute("BEGIN IMMEDIATE")
-    job.apply(db, created)
+    InsertEvent(edge, e, snapshot, thumbnail).apply(db, [])
     db.execute("COMMIT")
 
 
@@ -611,7 +582,7 @@ def bare_loop(root: Path, seconds: float) -> float:
     """Events/s of one thread storing events one at a time, each durable before the next.
     Events are made in chunks with the clock stopped, so the loop never runs out."""
     body = memoryview(os.urandom(SNAPSHOT_BYTES + THUMBNAIL_BYTES))
-    folders = _bare_folders(root)
+    images = ImageStore(root / "images", root, min_free_bytes=0)
     db = db_connect(root / "bare.db")
     stored, busy = 0, 0.0
     try:
@@ -619,7 +590,7 @@ def bare_loop(root: Path, seconds: float) -> float:
             events = make_events(BARE_CHUNK)
             start = time.perf_counter()
             for event in events:
-                _bare_store(db, root, folders[stored % EDGES], event, body)
+                _bare_store(db, images, f"edge-{stored % EDGES:02d}", event, body)
                 stored += 1
                 if busy + time.perf_counter() - start >= seconds:
                     break

@@ -34,12 +34,12 @@ class Hub:
         self.data = DataDir(config.data_dir)
         self.data.check()
         self.reader = Reader(self.data.database)
-        self.feed = Feed()
-        self.board = StatusBoard()
-        self.writer = Writer(self.data.database, config.commit_batch, self.feed.publish)
         self.images = ImageStore(
             self.data.images, self.data.root, int(config.retention.min_free_mb * 2**20)
         )
+        self.feed = Feed(self.images)
+        self.board = StatusBoard()
+        self.writer = Writer(self.data.database, config.commit_batch, self.feed.publish)
         self.service = HubService(
             self.reader,
             self.writer,

@@ -113,6 +113,7 @@ class StoredEvent:
     snapshot: str | None
     thumbnail: str | None
     received_ms: int
+    thumbnail_data: bytes | None = None  # when just ingested: spares watchers a disk read
 
 
 def stored_event(row: sqlite3.Row) -> StoredEvent:

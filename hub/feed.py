@@ -4,23 +4,31 @@ The writer publishes committed entries to every subscription without ever waitin
 bounded queue, and one that overflows is simply marked; its own sender thread then re-reads
 from the database after its cursor. Either way entries go out in seq order, each once, so a slow
 watcher never slows ingest and never sees a gap or a duplicate.
+
+Fan-out is the costly part with many watchers, so each live entry is encoded into a frame once,
+with the thumbnail the edge just sent, and every watcher gets those same bytes; a sender wakes
+at most every COALESCE_S and writes all it has in one gathered send.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 
 from hub.db import Filters, Reader, StoredEvent
 from hub.images import ImageStore
 from wire import messages as m
-from wire.connection import Connection
+from wire.connection import Connection, encode_frame
 from wire.errors import WireError
 
 log = logging.getLogger("vigia.hub.feed")
 PAGE = 500
+COALESCE_S = 0.02  # what a watcher's latency pays for sending in batches
+
+Item = tuple[StoredEvent, bytes]  # an entry and its encoded frame
 
 
 class Subscription:
@@ -44,7 +52,7 @@ class Subscription:
         self.images = images
         self.statuses = statuses
         self.overflows = 0
-        self._live: deque[StoredEvent] = deque()
+        self._live: deque[Item] = deque()
         self._overflowed = False
         self._dirty: set[str] = set()
         self._stopped = False
@@ -61,12 +69,12 @@ class Subscription:
             self._stopped = True
             self._wake.notify()
 
-    def offer(self, entries: list[StoredEvent]) -> None:
+    def offer(self, items: list[Item]) -> None:
         """Called by the writer after a commit; never blocks on the watcher."""
         with self._wake:
             if self._overflowed:
                 return
-            wanted = [e for e in entries if self.filters.admits(e.entry)]
+            wanted = [i for i in items if self.filters.admits(i[0].entry)]
             if len(self._live) + len(wanted) > self.limit:
                 self._overflowed = True  # the sender will re-read from the database
                 self._live.clear()
@@ -85,8 +93,7 @@ class Subscription:
         try:
             self._catch_up()
             self.conn.send(m.CaughtUp(seq=self.cursor))
-            for notice in self.statuses(None):
-                self.conn.send(notice)
+            self.conn.send_frames([encode_frame(n) for n in self.statuses(None)])
             while self._serve_once():
                 pass
         except WireError as exc:  # the watcher is gone or stuck: it resumes from its cursor
@@ -99,6 +106,8 @@ class Subscription:
                 self._wake.wait()
             if self._stopped:
                 return False
+        time.sleep(COALESCE_S)  # let a few more commits join this batch
+        with self._wake:
             overflowed, self._overflowed = self._overflowed, False
             batch = list(self._live)
             self._live.clear()
@@ -108,30 +117,30 @@ class Subscription:
                 "%s: watcher fell behind; catching up from seq %d", self.conn.label, self.cursor
             )
             self._catch_up()
-        for stored in batch:
-            self._send(stored)
-        for notice in self.statuses(dirty) if dirty else []:
-            self.conn.send(notice)
+        self._send(batch)
+        if dirty:
+            self.conn.send_frames([encode_frame(n) for n in self.statuses(dirty)])
         return True
 
     def _catch_up(self) -> None:
         while page := self.reader.events_after(self.cursor, self.filters, PAGE):
-            for stored in page:
-                self._send(stored)
+            self._send([(s, encode_frame(s.entry, self.images.read(s.thumbnail))) for s in page])
             if len(page) < PAGE:
                 return
 
-    def _send(self, stored: StoredEvent) -> None:
-        if stored.entry.seq <= self.cursor:
-            return  # already sent from the database
-        self.conn.send(stored.entry, self.images.read(stored.thumbnail))
-        self.cursor = stored.entry.seq
+    def _send(self, items: list[Item]) -> None:
+        """Send what is newer than the cursor (the rest went out from the database)."""
+        fresh = [(s, frame) for s, frame in items if s.entry.seq > self.cursor]
+        if fresh:
+            self.conn.send_frames([frame for _, frame in fresh])
+            self.cursor = fresh[-1][0].entry.seq
 
 
 class Feed:
     """Every live subscription; the writer publishes to all of them."""
 
-    def __init__(self) -> None:
+    def __init__(self, images: ImageStore) -> None:
+        self.images = images
         self._subs: dict[Connection, Subscription] = {}
         self._lock = threading.Lock()
 
@@ -152,9 +161,18 @@ class Feed:
             sub.stop()
 
     def publish(self, entries: list[StoredEvent]) -> None:
-        """New committed entries, in seq order."""
-        for sub in self.subscriptions():
-            sub.offer(entries)
+        """New committed entries, in seq order: encoded once, offered to every watcher."""
+        subs = self.subscriptions()
+        if not subs:
+            return
+        items = [(s, encode_frame(s.entry, self._thumbnail(s))) for s in entries]
+        for sub in subs:
+            sub.offer(items)
+
+    def _thumbnail(self, stored: StoredEvent) -> bytes:
+        if stored.thumbnail_data is not None:
+            return stored.thumbnail_data
+        return self.images.read(stored.thumbnail)
 
     def status_changed(self, edge: str) -> None:
         """Tell every subscription that an edge's status changed."""

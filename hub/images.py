@@ -35,19 +35,23 @@ class ImageStore:
         self._made: set[Path] = set()
         self._lock = threading.Lock()
 
-    def write_event(self, edge: str, event: Event, body: bytes | bytearray) -> tuple[str, str]:
-        """Write both images durably; return their paths relative to the data directory."""
-        self._check_space()
+    def write_event(
+        self, edge: str, event: Event, body: bytes | bytearray | memoryview
+    ) -> tuple[str, str]:
+        """Write both images durably; return their paths relative to the data directory.
+        Images already there (a resent event) are kept as they are."""
         day = datetime.datetime.fromtimestamp(event.started_at / 1000, datetime.UTC)
         folder = self.root / day.strftime("%Y-%m-%d") / edge / event.camera
+        snapshot = folder / f"{event.event_id}.jpg"
+        thumbnail = folder / f"{event.event_id}.thumb.jpg"
         view = memoryview(body)
         try:
-            self._make_dirs(folder)
-            snapshot = folder / f"{event.event_id}.jpg"
-            thumbnail = folder / f"{event.event_id}.thumb.jpg"
-            _write_synced(snapshot, view[: event.snapshot_len])
-            _write_synced(thumbnail, view[event.snapshot_len :])
-            fsync_dir(folder)
+            if not (snapshot.exists() and thumbnail.exists()):
+                self._check_space()
+                self._make_dirs(folder)
+                _write_synced(snapshot, view[: event.snapshot_len])
+                _write_synced(thumbnail, view[event.snapshot_len :])
+            fsync_dir(folder)  # also for a resend: its first writer may not have got here yet
         except OSError as exc:
             raise StorageError(f"cannot store images of {event.event_id}: {exc}") from None
         return (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import time
 import uuid
@@ -33,15 +34,19 @@ class InsertEvent:
     event: m.Event
     snapshot: str
     thumbnail: str
+    thumbnail_data: bytes | None = None  # passed on to the watchers, not stored
 
     def apply(self, db: sqlite3.Connection, created: list[StoredEvent]) -> Ack:
-        """Insert the row, or find the one already there."""
+        """Find the row already there, or insert it. (Looked up first: an insert that hits
+        the unique key would still use up an AUTOINCREMENT value and leave a gap in seq.)"""
         e = self.event
+        old = db.execute("SELECT seq FROM events WHERE event_id = ?", (e.event_id,)).fetchone()
+        if old is not None:
+            return Ack(old[0], duplicate=True)
         row = db.execute(
             "INSERT INTO events (event_id, kind, edge, camera, label, score, started_at, "
             "ended_at, box, model_version, snapshot, thumbnail, bytes, received_ms) "
-            "VALUES (?, 'sighting', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (event_id) DO NOTHING RETURNING *",
+            "VALUES (?, 'sighting', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
             (
                 e.event_id,
                 self.edge,
@@ -58,10 +63,7 @@ class InsertEvent:
                 now_ms(),
             ),
         ).fetchone()
-        if row is None:
-            old = db.execute("SELECT seq FROM events WHERE event_id = ?", (e.event_id,))
-            return Ack(old.fetchone()[0], duplicate=True)
-        created.append(stored_event(row))
+        created.append(dataclasses.replace(stored_event(row), thumbnail_data=self.thumbnail_data))
         return Ack(row["seq"], duplicate=False)
 
 

@@ -89,21 +89,17 @@ class HubService:
     def _event(self, conn: Connection, event: m.Event, body: bytes | bytearray) -> None:
         """Images durable, then the row committed, then (only then) the acknowledgement."""
         edge = _peer(conn).name
-        known = self.reader.event(event.event_id)
-        try:
-            if known is not None:  # a resend: acknowledge again, store nothing
-                ack = m.EventAck(event_id=event.event_id, seq=known.entry.seq, duplicate=True)
-            else:
-                snapshot, thumbnail = self.images.write_event(edge, event, body)
-                done = self.writer.call(InsertEvent(edge, event, snapshot, thumbnail))
-                ack = m.EventAck(event_id=event.event_id, seq=done.seq, duplicate=done.duplicate)
+        try:  # a resend finds its files and its row already there, and changes nothing
+            snapshot, thumbnail = self.images.write_event(edge, event, body)
+            thumb = bytes(body[event.snapshot_len :])
+            done = self.writer.call(InsertEvent(edge, event, snapshot, thumbnail, thumb))
         except StorageError as exc:
             log.warning("%s: event %s refused: %s", conn.label, event.event_id, exc)
             conn.send(
                 m.Error(code=exc.code.value, message=str(exc), ref=event.event_id, fatal=False)
             )
             return
-        conn.send(ack)
+        conn.send(m.EventAck(event_id=event.event_id, seq=done.seq, duplicate=done.duplicate))
 
     def _status(self, conn: Connection, msg: m.Status) -> None:
         edge = _peer(conn).name

@@ -46,6 +46,7 @@ def test_a_resent_event_is_acknowledged_again_and_stored_once(hub: RunningHub) -
     again = send_event(hub.dial("edge-1"), event, body)  # as after a reconnect
     assert again == m.EventAck(event_id=event.event_id, seq=first.seq, duplicate=True)
     assert len(_rows(hub)) == 1
+    assert send_event(edge, *sighting()).seq == first.seq + 1  # the resend left no gap
 
 
 def test_seq_is_gap_free_and_increasing_under_concurrent_edges(hub: RunningHub) -> None:
