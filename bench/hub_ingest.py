@@ -582,6 +582,7 @@ def bare_loop(root: Path, seconds: float) -> float:
     """Events/s of one thread storing events one at a time, each durable before the next.
     Events are made in chunks with the clock stopped, so the loop never runs out."""
     body = memoryview(os.urandom(SNAPSHOT_BYTES + THUMBNAIL_BYTES))
+    root.mkdir(parents=True, exist_ok=True)
     images = ImageStore(root / "images", root, min_free_bytes=0)
     db = db_connect(root / "bare.db")
     stored, busy = 0, 0.0

@@ -72,6 +72,11 @@ class Filters:
         """The filters a subscribe message asks for."""
         return cls(tuple(sub.cameras), tuple(sub.labels), sub.since_ms, sub.until_ms)
 
+    @property
+    def none(self) -> bool:
+        """True when nothing is filtered out."""
+        return not (self.cameras or self.labels) and self.since_ms is None and self.until_ms is None
+
     def admits(self, entry: m.LogEntry) -> bool:
         """Whether one entry passes (labels filter sightings only)."""
         return (

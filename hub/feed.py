@@ -26,7 +26,7 @@ from wire.errors import WireError
 
 log = logging.getLogger("vigia.hub.feed")
 PAGE = 500
-COALESCE_S = 0.02  # what a watcher's latency pays for sending in batches
+COALESCE_S = 0.05  # what a watcher's latency pays for sending in batches
 
 Item = tuple[StoredEvent, bytes]  # an entry and its encoded frame
 
@@ -74,7 +74,11 @@ class Subscription:
         with self._wake:
             if self._overflowed:
                 return
-            wanted = [i for i in items if self.filters.admits(i[0].entry)]
+            wanted = (
+                items
+                if self.filters.none
+                else [i for i in items if self.filters.admits(i[0].entry)]
+            )
             if len(self._live) + len(wanted) > self.limit:
                 self._overflowed = True  # the sender will re-read from the database
                 self._live.clear()

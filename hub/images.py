@@ -49,8 +49,12 @@ class ImageStore:
             if not (snapshot.exists() and thumbnail.exists()):
                 self._check_space()
                 self._make_dirs(folder)
-                _write_synced(snapshot, view[: event.snapshot_len])
-                _write_synced(thumbnail, view[event.snapshot_len :])
+                _write_synced(
+                    [
+                        (snapshot, view[: event.snapshot_len]),
+                        (thumbnail, view[event.snapshot_len :]),
+                    ]
+                )
             fsync_dir(folder)  # also for a resend: its first writer may not have got here yet
         except OSError as exc:
             raise StorageError(f"cannot store images of {event.event_id}: {exc}") from None
@@ -74,7 +78,7 @@ class ImageStore:
             (self.data_root / relative).unlink(missing_ok=True)
 
     def _check_space(self) -> None:
-        free = shutil.disk_usage(self.root).free
+        free = shutil.disk_usage(self.data_root).free
         if free < self.min_free_bytes:
             raise StorageError(
                 f"disk nearly full: {free // 2**20} MiB free, the hub keeps "
@@ -93,19 +97,27 @@ class ImageStore:
             self._made.add(folder)
 
 
-def _write_synced(path: Path, data: memoryview) -> None:
-    """Write beside the final name, fsync, then rename over it: a file under its final name is
-    always complete, even while a resent event writes the same name again."""
-    partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+def _write_synced(files: list[tuple[Path, memoryview]]) -> None:
+    """Write each file beside its final name, fsync them all, then rename them over their
+    names: a file under its final name is always complete, even while a resent event writes
+    the same names again. All are written before the first fsync, so one journal commit
+    usually carries them all (ext4, data=ordered) and the later fsyncs cost little."""
+    partials = [p.with_name(f".{p.name}.{secrets.token_hex(4)}.part") for p, _ in files]
+    fds: list[int] = []
     try:
-        view = data
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
+        for partial, (_, data) in zip(partials, files, strict=True):
+            fds.append(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640))
+            view = data
+            while view:
+                view = view[os.write(fds[-1], view) :]
+        for fd in fds:
+            os.fsync(fd)
     except BaseException:
-        os.close(fd)
-        partial.unlink(missing_ok=True)
+        for partial in partials:
+            partial.unlink(missing_ok=True)
         raise
-    os.close(fd)
-    os.replace(partial, path)
+    finally:
+        for fd in fds:
+            os.close(fd)
+    for partial, (path, _) in zip(partials, files, strict=True):
+        os.replace(partial, path)

@@ -145,12 +145,13 @@ class TlsTransport:
         return der
 
     def send(self, *parts: Buffer) -> None:
-        """Encrypt and send all of `parts`, in order."""
+        """Encrypt and send all of `parts`, in order: joined first, so that many small frames
+        make a few full TLS records rather than one record (and one call) each."""
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
         with self._send_lock:
             try:
                 with self._tls_lock:
-                    for part in parts:
-                        self._tls.write(part)
+                    self._tls.write(data)
                     out = self._outgoing.read()
             except ssl.SSLError as exc:
                 raise ConnectionClosed(f"TLS send failed: {exc.reason or exc}") from None
