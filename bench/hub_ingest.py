@@ -10,11 +10,14 @@ folders, caches). Phases, all in this one run, on this one disk:
     figure is acknowledgements received within the phase, per second;
   - watchers: the closed loop again with 32 watcher connections (in their own processes)
     subscribed from the end of the log; each decodes and counts every log_entry, and the run
-    fails its check unless every watcher got every event acknowledged in the phase, in order;
-  - bare: one thread in this process, per event, writes the same two files (open, write, fsync,
-    close each, then fsync the folder) and commits the same row (hub.jobs.InsertEvent) to its
-    own SQLite database in WAL mode with synchronous=FULL, one transaction per event: the
-    simplest loop that makes each event durable before taking the next;
+    fails its check unless every watcher got every event acknowledged in the phase, in order.
+    Twice: as the desktop watcher subscribes, thumbnails on demand (the figure for the goal),
+    then with every thumbnail pushed to every watcher (reported beside it);
+  - bare: one thread in this process, per event, writes the same two files with the hub's own
+    ImageStore (each written beside its name, fsynced, renamed; the folder fsynced) and commits
+    the same row (hub.jobs.InsertEvent) to its own SQLite database in WAL mode with
+    synchronous=FULL, one transaction per event: the simplest loop that makes each event
+    durable before taking the next;
   - fixed rate: the 16 connections send on one shared schedule totalling 500 events/s (open
     loop: a late acknowledgement delays the next send, not its due time); latency runs from the
     due time to the acknowledgement, so queueing behind a slow ack is counted, not hidden.
@@ -480,7 +483,9 @@ class Tally:
         return WatchReport(*fields, self.error)
 
 
-def _watchers(paths: list[Path], after_seq: int, sync: Sync) -> tuple[list[WatchReport], float]:
+def _watchers(
+    paths: list[Path], after_seq: int, thumbnails: bool, sync: Sync
+) -> tuple[list[WatchReport], float]:
     """In a watcher process: subscribe each, wait for go, then for the seq named, report."""
     watching: list[tuple[Connection, Tally, threading.Thread]] = []
     for path in paths:
@@ -490,7 +495,14 @@ def _watchers(paths: list[Path], after_seq: int, sync: Sync) -> tuple[list[Watch
         thread = threading.Thread(target=tally.watch, args=(conn,), daemon=True)
         thread.start()
         conn.send(
-            m.Subscribe(after_seq=after_seq, cameras=[], labels=[], since_ms=None, until_ms=None)
+            m.Subscribe(
+                after_seq=after_seq,
+                cameras=[],
+                labels=[],
+                since_ms=None,
+                until_ms=None,
+                thumbnails=thumbnails,
+            )
         )
         watching.append((conn, tally, thread))
     if not all(t.caught_up.wait(SETUP_TIMEOUT_S) for _, t, _ in watching):
@@ -519,15 +531,17 @@ class Check:
     lag_ms: float  # last entry at the slowest watcher, after the last acknowledgement
 
 
-def check_watchers(reports: list[WatchReport], phase: Phase) -> Check:
-    """Each watcher must have exactly the phase's new seqs, in order, with their thumbnails."""
+def check_watchers(reports: list[WatchReport], phase: Phase, thumbnails: bool) -> Check:
+    """Each watcher must have exactly the phase's new seqs, in order, with their thumbnails
+    if it asked for them (and none if not)."""
     expected, target = len(phase.seqs), phase.seqs[-1]
+    thumbnail_bytes = expected * THUMBNAIL_BYTES if thumbnails else 0
     problems = [
         f"watcher {i}: {r.entries}/{expected} entries, last seq {r.seq}/{target}, "
         f"in order {r.in_order}, {r.thumbnail_bytes} thumbnail bytes {r.error}"
         for i, r in enumerate(reports)
         if (r.entries, r.seq, r.thumbnail_bytes, r.in_order, r.error)
-        != (expected, target, expected * THUMBNAIL_BYTES, True, "")
+        != (expected, target, thumbnail_bytes, True, "")
     ]
     last_ack = max(s[2] for s in phase.samples)
     return Check(expected, problems, (max(r.last_at for r in reports) - last_ack) * 1000)
@@ -542,12 +556,16 @@ def last_seq(database: Path) -> int:
         db.close()
 
 
-def run_watched(target: Target, plan: Plan, args: argparse.Namespace) -> tuple[Phase, Check]:
+def run_watched(
+    target: Target, plan: Plan, args: argparse.Namespace, thumbnails: bool
+) -> tuple[Phase, Check]:
     """One edge phase with every watcher subscribed from the end of the log."""
     sync, ctx = _sync()
     after, procs, paths = last_seq(target.data / "hub.db"), args.watcher_procs, target.watchers
     children = [
-        ctx.Process(target=_child, args=(sync, partial(_watchers, paths[i::procs], after, sync)))
+        ctx.Process(
+            target=_child, args=(sync, partial(_watchers, paths[i::procs], after, thumbnails, sync))
+        )
         for i in range(procs)
     ]
     try:
@@ -562,7 +580,7 @@ def run_watched(target: Target, plan: Plan, args: argparse.Namespace) -> tuple[P
         reap(children)
     groups = [g for g in found if isinstance(g, tuple)]
     phase.cpu_s["watchers"] = sum(cpu for _, cpu in groups)
-    return phase, check_watchers([r for reports, _ in groups for r in reports], phase)
+    return phase, check_watchers([r for reports, _ in groups for r in reports], phase, thumbnails)
 
 
 # --- the bare loop -----------------------------------------------------------------------------
@@ -609,23 +627,27 @@ class Results:
     """Every round's phases, and the fixed-rate phase."""
 
     hub: list[Phase] = field(default_factory=list)
-    watched: list[Phase] = field(default_factory=list)
+    watched: list[Phase] = field(default_factory=list)  # watchers that fetch thumbnails lazily
+    pushed: list[Phase] = field(default_factory=list)  # watchers sent every thumbnail
     bare: list[float] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     paced: Phase | None = None
 
 
 def measure(args: argparse.Namespace, root: Path, target: Target) -> Results:
-    """Rounds of closed loop, closed loop watched, bare loop; then the fixed-rate phase."""
+    """Rounds of closed loop, closed loop watched (thumbnails on demand, then pushed), bare
+    loop; then the fixed-rate phase."""
     closed, results = Plan(args.seconds, None), Results()
     for n in range(args.rounds):
         results.hub.append(run_edges(target.edges, closed, args.edge_procs, target.pid))
-        phase, check = run_watched(target, closed, args)
-        results.watched.append(phase)
-        results.checks.append(check)
+        for phases, thumbnails in ((results.watched, False), (results.pushed, True)):
+            phase, check = run_watched(target, closed, args, thumbnails)
+            phases.append(phase)
+            results.checks.append(check)
         results.bare.append(bare_loop(root / "bare", args.seconds))
         print(
-            f"round {n + 1}: hub {results.hub[-1].rate():.0f}, watched {phase.rate():.0f}, "
+            f"round {n + 1}: hub {results.hub[-1].rate():.0f}, watched "
+            f"{results.watched[-1].rate():.0f} (thumbnails pushed {phase.rate():.0f}), "
             f"bare {results.bare[-1]:.0f} events/s",
             file=sys.stderr,
             flush=True,
@@ -653,6 +675,7 @@ def print_rates(results: Results) -> tuple[Phase, Phase, float]:
     """The closed-loop, bare and watched lines; the best of each."""
     hub = max(results.hub, key=Phase.rate)
     watched = max(results.watched, key=Phase.rate)
+    pushed = max(results.pushed, key=Phase.rate)
     bare = max(results.bare)
     print(
         f"hub closed loop   {EDGES} edges     {hub.rate():8.0f} events/s  "
@@ -665,7 +688,14 @@ def print_rates(results: Results) -> tuple[Phase, Phase, float]:
     print(
         f"{WATCHERS} watchers       {EDGES} edges     {watched.rate():8.0f} events/s  "
         f"(rounds {_rounds([p.rate() for p in results.watched])}; cores: {_cores(watched)}); "
-        f"watcher_fanout_ratio {watched.rate() / hub.rate():.3f} (goal 0.9)"
+        f"watcher_fanout_ratio {watched.rate() / hub.rate():.3f} (goal 0.9; thumbnails on "
+        f"demand)"
+    )
+    print(
+        f"{WATCHERS} watchers       {EDGES} edges     {pushed.rate():8.0f} events/s  "
+        f"(rounds {_rounds([p.rate() for p in results.pushed])}; cores: {_cores(pushed)}); "
+        f"watcher_fanout_ratio_thumbnails {pushed.rate() / hub.rate():.3f} (every thumbnail "
+        f"pushed to every watcher)"
     )
     return hub, watched, bare
 
@@ -705,6 +735,9 @@ def report(results: Results, args: argparse.Namespace) -> dict[str, object]:
         "paced_events_per_s": round(results.paced.rate()),
         "watched_events_per_s": round(watched.rate()),
         "watcher_fanout_ratio": round(watched.rate() / hub.rate(), 3),
+        "watcher_fanout_ratio_thumbnails": round(
+            max(p.rate() for p in results.pushed) / hub.rate(), 3
+        ),
         "watchers_got_all": complete,
         "cores_closed": {k: round(v / hub.seconds, 2) for k, v in hub.cpu_s.items()},
         "cores_watched": {k: round(v / watched.seconds, 2) for k, v in watched.cpu_s.items()},

@@ -170,7 +170,9 @@ def main() -> None:
         b"",
         int(50_000 * args.scale),
     )
-    big = Case("64k", m.Snapshot(event_id=EVENT_ID), BODY_64K, int(4_000 * args.scale))
+    big = Case(
+        "64k", m.Snapshot(event_id=EVENT_ID, thumbnail=False), BODY_64K, int(4_000 * args.scale)
+    )
     tls = create_identity(Path(tempfile.mkdtemp(prefix="vigia-bench-")), "bench")
     results: dict[str, dict[str, float]] = {}
     for case in (small, big):

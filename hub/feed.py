@@ -46,6 +46,7 @@ class Subscription:
     ) -> None:
         self.conn = conn
         self.filters = Filters.of(request)
+        self.thumbnails = request.thumbnails
         self.cursor = request.after_seq
         self.limit = limit
         self.reader = reader
@@ -128,7 +129,8 @@ class Subscription:
 
     def _catch_up(self) -> None:
         while page := self.reader.events_after(self.cursor, self.filters, PAGE):
-            self._send([(s, encode_frame(s.entry, self.images.read(s.thumbnail))) for s in page])
+            thumb = self.images.read if self.thumbnails else _no_thumbnail
+            self._send([(s, encode_frame(s.entry, thumb(s.thumbnail))) for s in page])
             if len(page) < PAGE:
                 return
 
@@ -165,13 +167,21 @@ class Feed:
             sub.stop()
 
     def publish(self, entries: list[StoredEvent]) -> None:
-        """New committed entries, in seq order: encoded once, offered to every watcher."""
+        """New committed entries, in seq order: encoded once (with and, or, without their
+        thumbnails, as the watchers asked), the same bytes offered to every watcher."""
         subs = self.subscriptions()
-        if not subs:
-            return
-        items = [(s, encode_frame(s.entry, self._thumbnail(s))) for s in entries]
+        with_thumbs = (
+            [(s, encode_frame(s.entry, self._thumbnail(s))) for s in entries]
+            if any(sub.thumbnails for sub in subs)
+            else []
+        )
+        without = (
+            [(s, encode_frame(s.entry)) for s in entries]
+            if not all(sub.thumbnails for sub in subs)
+            else []
+        )
         for sub in subs:
-            sub.offer(items)
+            sub.offer(with_thumbs if sub.thumbnails else without)
 
     def _thumbnail(self, stored: StoredEvent) -> bytes:
         if stored.thumbnail_data is not None:
@@ -187,3 +197,8 @@ class Feed:
         """The live subscriptions."""
         with self._lock:
             return list(self._subs.values())
+
+
+def _no_thumbnail(path: str | None) -> bytes:
+    """For watchers that ask for thumbnails one by one."""
+    return b""

@@ -108,19 +108,21 @@ class HubService:
         self.feed.status_changed(edge)
 
     def _snapshot(self, conn: Connection, msg: m.SnapshotRequest) -> None:
+        """Send an event's full snapshot, or its thumbnail, as asked."""
         stored = self.reader.event(msg.event_id)
-        image = self.images.read(stored.snapshot) if stored else b""
+        path = None if stored is None else stored.thumbnail if msg.thumbnail else stored.snapshot
+        image = self.images.read(path)
         if not image:
             conn.send(
                 m.Error(
                     code=ErrorCode.NOT_FOUND.value,
                     ref=msg.event_id,
                     fatal=False,
-                    message=f"no snapshot for event {msg.event_id}",
+                    message=f"no picture for event {msg.event_id}",
                 )
             )
             return
-        conn.send(m.Snapshot(event_id=msg.event_id), image)
+        conn.send(m.Snapshot(event_id=msg.event_id, thumbnail=msg.thumbnail), image)
 
     def _guarded(self, conn: Connection, ref: str, action: Callable[[], None]) -> None:
         """Run a registry action; its refusals go back as non-fatal errors naming `ref`."""

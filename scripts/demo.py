@@ -60,8 +60,11 @@ def jpeg(label: str, size: tuple[int, int]) -> bytes:
     """A picture of a labelled box, as JPEG."""
     image = Image.new("RGB", size, (40, 60, 80))
     draw = ImageDraw.Draw(image)
-    draw.rectangle((size[0] // 4, size[1] // 4, size[0] * 3 // 4, size[1] * 3 // 4),
-                   outline=(255, 200, 0), width=3)
+    draw.rectangle(
+        (size[0] // 4, size[1] // 4, size[0] * 3 // 4, size[1] * 3 // 4),
+        outline=(255, 200, 0),
+        width=3,
+    )
     draw.text((size[0] // 4 + 6, size[1] // 4 + 6), label, fill=(255, 255, 255))
     out = io.BytesIO()
     image.save(out, "JPEG", quality=85)
@@ -72,10 +75,18 @@ def sighting(label: str) -> tuple[m.Event, bytes]:
     """A sighting on the door camera, with its snapshot and thumbnail."""
     snapshot, thumbnail = jpeg(label, (640, 480)), jpeg(label, (160, 120))
     now = int(time.time() * 1000)
-    event = m.Event(event_id=str(uuid.uuid4()), camera="door", label=label, score=0.91,
-                    started_at=now - 1500, ended_at=now, box=m.Box(x=160, y=120, w=320, h=240),
-                    model_version="demo", snapshot_len=len(snapshot),
-                    thumbnail_len=len(thumbnail))
+    event = m.Event(
+        event_id=str(uuid.uuid4()),
+        camera="door",
+        label=label,
+        score=0.91,
+        started_at=now - 1500,
+        ended_at=now,
+        box=m.Box(x=160, y=120, w=320, h=240),
+        model_version="demo",
+        snapshot_len=len(snapshot),
+        thumbnail_len=len(thumbnail),
+    )
     return event, snapshot + thumbnail
 
 
@@ -86,8 +97,10 @@ def watch(conn: Connection) -> None:
             got = conn.receive()
             msg = got.message
             if isinstance(msg, m.LogEntry):
-                step(f"watcher sees #{msg.seq} {msg.kind.value} {msg.label} on "
-                     f"{msg.edge}/{msg.camera} (thumbnail {len(got.body)} bytes)")
+                step(
+                    f"watcher sees #{msg.seq} {msg.kind.value} {msg.label} on "
+                    f"{msg.edge}/{msg.camera} (thumbnail {len(got.body)} bytes)"
+                )
             elif isinstance(msg, m.StatusNotice):
                 state = "online" if msg.online else "offline"
                 step(f"watcher sees edge {msg.edge} {state}")
@@ -103,13 +116,29 @@ def run_edge(data: Path) -> None:
         event, body = sighting(label)
         edge.send(event, body)
         ack = edge.expect(m.EventAck)
-        step(f"edge sent a {label} ({len(body)} bytes of JPEG); hub made it durable as "
-             f"#{ack.seq}")
-    camera = m.CameraStatus(camera="door", online=False, fps=0, inference_ms=0, frames_in=0,
-                            processed=0, dropped=0, queue_depth=0)
-    edge.send(m.Status(node=m.NodeStatus(sent_at=int(time.time() * 1000), model_version="demo",
-                                         cpu_load=0.3, cpu_temp_c=None, throttled=[],
-                                         cameras=[camera])))
+        step(f"edge sent a {label} ({len(body)} bytes of JPEG); hub made it durable as #{ack.seq}")
+    camera = m.CameraStatus(
+        camera="door",
+        online=False,
+        fps=0,
+        inference_ms=0,
+        frames_in=0,
+        processed=0,
+        dropped=0,
+        queue_depth=0,
+    )
+    edge.send(
+        m.Status(
+            node=m.NodeStatus(
+                sent_at=int(time.time() * 1000),
+                model_version="demo",
+                cpu_load=0.3,
+                cpu_temp_c=None,
+                throttled=[],
+                cameras=[camera],
+            )
+        )
+    )
     step("edge reports its door camera offline")
     time.sleep(0.5)
     step("revoking the edge with `hub revoke edge-kitchen`")
@@ -134,14 +163,26 @@ def main() -> None:
     try:
         cred = load_credential(data / "credentials" / "laptop.toml")
         watcher = connect(cred.endpoint(), cred.identity())
-        watcher.send(m.Subscribe(after_seq=0, cameras=[], labels=[], since_ms=None,
-                                 until_ms=None))
+        watcher.send(
+            m.Subscribe(
+                after_seq=0, cameras=[], labels=[], since_ms=None, until_ms=None, thumbnails=True
+            )
+        )
         threading.Thread(target=watch, args=(watcher,), daemon=True).start()
         step("watcher 'laptop' subscribed to the live log over TLS")
         run_edge(data)
         time.sleep(0.5)
-        hub(["export", "--data", str(data), "--out", str(data / "log.csv"),
-             "--images", str(data / "photos")])
+        hub(
+            [
+                "export",
+                "--data",
+                str(data),
+                "--out",
+                str(data / "log.csv"),
+                "--images",
+                str(data / "photos"),
+            ]
+        )
         step(f"log exported to {data / 'log.csv'}, photos in {data / 'photos'}")
     finally:
         process.send_signal(signal.SIGTERM)

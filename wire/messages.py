@@ -273,11 +273,13 @@ class Subscribe(Message):
     ]
     since_ms: Millis | None
     until_ms: Millis | None
+    thumbnails: bool  # push each entry's thumbnail with it, or let the watcher ask
 
 
 @kind(31, "log_entry", Body.BYTES)
 class LogEntry(Message):
-    """Hub: one entry of the log, with `seq` its cursor. Body: the thumbnail JPEG (or empty)."""
+    """Hub: one entry of the log, with `seq` its cursor. Body: the thumbnail JPEG when the
+    subscription asked for thumbnails (empty otherwise, and for camera changes)."""
 
     seq: Count
     kind: EventKind
@@ -301,16 +303,18 @@ class CaughtUp(Message):
 
 @kind(33, "snapshot_request")
 class SnapshotRequest(Message):
-    """Watcher: send me the full snapshot of this event."""
+    """Watcher: send me the full snapshot of this event (or only its thumbnail)."""
 
     event_id: Uuid
+    thumbnail: bool
 
 
 @kind(34, "snapshot", Body.BYTES)
 class Snapshot(Message):
-    """Hub: the full snapshot JPEG of one event, as the body."""
+    """Hub: one event's full snapshot JPEG (or its thumbnail, as asked), as the body."""
 
     event_id: Uuid
+    thumbnail: bool
 
 
 @kind(35, "status_notice")

@@ -108,6 +108,7 @@ def subscribe(conn: Connection, after: int = 0, **filters: object) -> None:
         "labels": [],
         "since_ms": None,
         "until_ms": None,
+        "thumbnails": True,
         **filters,
     }
     conn.send(m.Subscribe(after_seq=after, **fields))  # type: ignore[arg-type]

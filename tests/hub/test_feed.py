@@ -66,12 +66,12 @@ def test_snapshot_on_demand(hub: RunningHub) -> None:
     event, body = sighting(size=30_000)
     send_event(hub.dial("edge-1"), event, body)
     watcher = hub.dial("watcher-1")
-    watcher.send(m.SnapshotRequest(event_id=event.event_id))
+    watcher.send(m.SnapshotRequest(event_id=event.event_id, thumbnail=False))
     reply = watcher.receive()
-    assert reply.message == m.Snapshot(event_id=event.event_id)
+    assert reply.message == m.Snapshot(event_id=event.event_id, thumbnail=False)
     assert bytes(reply.body) == body[: event.snapshot_len]
     unknown = "00000000-0000-4000-8000-000000000000"
-    watcher.send(m.SnapshotRequest(event_id=unknown))
+    watcher.send(m.SnapshotRequest(event_id=unknown, thumbnail=False))
     missing = watcher.receive().message
     assert isinstance(missing, m.Error) and missing.code == "not_found" and not missing.fatal
 
@@ -115,3 +115,25 @@ def test_a_reconnecting_watcher_resumes_from_its_cursor(hub: RunningHub) -> None
     subscribe(second, after=last)
     resumed, _ = read_until_caught_up(second)
     assert [e.seq for e, _ in backlog] + [e.seq for e, _ in resumed] == [1, 2, 3, 4, 5]
+
+
+def test_a_watcher_can_take_thumbnails_on_demand(hub: RunningHub) -> None:
+    """A laptop on Wi-Fi need not download every thumbnail: it subscribes without them and
+    asks for the ones it shows."""
+    edge = hub.dial("edge-1")
+    event, body = sighting(size=30_000)
+    send_event(edge, event, body)
+    watcher = hub.dial("watcher-1")
+    subscribe(watcher, thumbnails=False)
+    backlog, _ = read_until_caught_up(watcher)
+    assert [(e.event_id, thumb) for e, thumb in backlog] == [(event.event_id, b"")]
+    live_event, live_body = sighting()
+    send_event(edge, live_event, live_body)
+    got = watcher.receive()
+    while not isinstance(got.message, m.LogEntry):
+        got = watcher.receive()
+    assert got.message.event_id == live_event.event_id and got.body == b""
+    watcher.send(m.SnapshotRequest(event_id=event.event_id, thumbnail=True))
+    reply = watcher.receive()
+    assert reply.message == m.Snapshot(event_id=event.event_id, thumbnail=True)
+    assert bytes(reply.body) == body[event.snapshot_len :]

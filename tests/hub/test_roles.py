@@ -31,7 +31,11 @@ def test_a_watcher_cannot_send_events_or_models(hub: RunningHub) -> None:
 
 def test_a_trainer_cannot_subscribe_or_pose_as_an_edge(hub: RunningHub) -> None:
     trainer = hub.dial("trainer-1")
-    trainer.send(m.Subscribe(after_seq=0, cameras=[], labels=[], since_ms=None, until_ms=None))
+    trainer.send(
+        m.Subscribe(
+            after_seq=0, cameras=[], labels=[], since_ms=None, until_ms=None, thumbnails=True
+        )
+    )
     assert _refused(trainer.receive().message).message == (
         "role 'trainer' may not send 'subscribe'"
     )

@@ -45,7 +45,9 @@ class EchoHandler:
         elif isinstance(msg, m.Event):
             conn.send(m.EventAck(event_id=msg.event_id, seq=len(self.messages), duplicate=False))
         elif isinstance(msg, m.SnapshotRequest):
-            conn.send(m.Snapshot(event_id=msg.event_id), b"\xff\xd8" + bytes(70_000))
+            conn.send(
+                m.Snapshot(event_id=msg.event_id, thumbnail=False), b"\xff\xd8" + bytes(70_000)
+            )
 
     def on_close(self, conn: Connection, reason: str) -> None:
         self.closed.append(reason)
@@ -137,7 +139,11 @@ def hub(start_hub: HubFactory) -> RunningHub:
 
 def subscribe_round_trip(conn: Connection, seq: int = 0) -> int:
     """Send subscribe, return the seq of the caught_up that answers it."""
-    conn.send(m.Subscribe(after_seq=seq, cameras=[], labels=[], since_ms=None, until_ms=None))
+    conn.send(
+        m.Subscribe(
+            after_seq=seq, cameras=[], labels=[], since_ms=None, until_ms=None, thumbnails=True
+        )
+    )
     reply = conn.expect(m.CaughtUp)
     return reply.seq
 

@@ -54,7 +54,17 @@ SAMPLES: list[tuple[m.Message, int]] = [
     ),
     (m.EventAck(event_id=EID, seq=7, duplicate=False), 0),
     (m.Status(node=NODE), 0),
-    (m.Subscribe(after_seq=0, cameras=["door"], labels=["cat"], since_ms=None, until_ms=9), 0),
+    (
+        m.Subscribe(
+            after_seq=0,
+            cameras=["door"],
+            labels=["cat"],
+            since_ms=None,
+            until_ms=9,
+            thumbnails=False,
+        ),
+        0,
+    ),
     (
         m.LogEntry(
             seq=7,
@@ -72,8 +82,8 @@ SAMPLES: list[tuple[m.Message, int]] = [
         20,
     ),
     (m.CaughtUp(seq=7), 0),
-    (m.SnapshotRequest(event_id=EID), 0),
-    (m.Snapshot(event_id=EID), 100),
+    (m.SnapshotRequest(event_id=EID, thumbnail=False), 0),
+    (m.Snapshot(event_id=EID, thumbnail=False), 100),
     (m.StatusNotice(edge="edge-1", online=True, last_seen_ms=5, node=NODE), 0),
     (m.ModelUpload(version="v3", sha256=HEX, size=300), 300),
     (m.ModelStored(version="v3", sha256=HEX), 0),

@@ -20,10 +20,10 @@ from wire.tls import Identity
 def test_messages_and_bodies_arrive_intact(use_tls: bool, identity: Identity) -> None:
     a, b = connection_pair(tls=identity if use_tls else None)
     body = bytes(range(256)) * 1000
-    a.send(m.Snapshot(event_id=EVENT_ID), body)
+    a.send(m.Snapshot(event_id=EVENT_ID, thumbnail=False), body)
     a.send(m.CaughtUp(seq=3))
     first, second = b.receive(), b.receive()
-    assert first.message == m.Snapshot(event_id=EVENT_ID)
+    assert first.message == m.Snapshot(event_id=EVENT_ID, thumbnail=False)
     assert bytes(first.body) == body
     assert second.message == m.CaughtUp(seq=3)
     assert second.body == b""
@@ -64,7 +64,9 @@ def test_concurrent_writers_never_interleave_frames(identity: Identity) -> None:
 
     def write(worker: int) -> None:
         for i in range(per_thread):
-            a.send(m.Snapshot(event_id=EVENT_ID), bytes([worker]) * (1000 + i * 37))
+            a.send(
+                m.Snapshot(event_id=EVENT_ID, thumbnail=False), bytes([worker]) * (1000 + i * 37)
+            )
 
     writers = [threading.Thread(target=write, args=(w,)) for w in range(threads)]
     for w in writers:
@@ -84,7 +86,7 @@ def test_a_body_over_the_peers_limit_is_refused_before_sending() -> None:
     a, _ = connection_pair()
     a.peer_max_body = 100
     with pytest.raises(WireError, match="exceeds the peer's limit of 100") as caught:
-        a.send(m.Snapshot(event_id=EVENT_ID), bytes(101))
+        a.send(m.Snapshot(event_id=EVENT_ID, thumbnail=False), bytes(101))
     assert caught.value.code is ErrorCode.TOO_LARGE
 
 
@@ -124,7 +126,9 @@ def test_close_tells_the_peer_why() -> None:
 
 
 def test_frames_split_into_single_bytes_still_decode() -> None:
-    data = frame_of(m.Snapshot(event_id=EVENT_ID), b"jpeg" * 100) + frame_of(m.CaughtUp(seq=9))
+    data = frame_of(m.Snapshot(event_id=EVENT_ID, thumbnail=False), b"jpeg" * 100) + frame_of(
+        m.CaughtUp(seq=9)
+    )
     conn = Connection(MemoryTransport(data, chunk=1), "t", DEFAULT_TIMING)
     assert bytes(conn.receive().body) == b"jpeg" * 100
     assert conn.receive().message == m.CaughtUp(seq=9)

@@ -49,7 +49,9 @@ def test_a_client_notices_a_hub_that_went_silent(start_hub: HubFactory) -> None:
 
     hub.handler.on_message = hang  # type: ignore[method-assign]
     client = hub.dial("watcher-1")
-    client.send(m.SnapshotRequest(event_id=EVENT_ID))  # its thread never comes back
+    client.send(
+        m.SnapshotRequest(event_id=EVENT_ID, thumbnail=False)
+    )  # its thread never comes back
     started = time.monotonic()
     with pytest.raises(ConnectionClosed, match="peer silent for"):
         client.receive()
