@@ -22,8 +22,9 @@ folders, caches). Phases, all in this one run, on this one disk:
     loop: a late acknowledgement delays the next send, not its due time); latency runs from the
     due time to the acknowledgement, so queueing behind a slow ack is counted, not hidden.
 Closed-loop, watcher and bare phases alternate for --rounds rounds, then the fixed-rate phase
-runs once; each rate is the best round: the machines are shared and noisy, and a noisy neighbour
-then hurts every phase alike. Each phase also reports the CPU cores used on average by the hub
+runs once. Each ratio is the median over rounds of that round's ratio (its phases ran back to
+back, so a noisy neighbour weighs on both); events/s is the best round. The machines are shared
+and noisy. Each phase also reports the CPU cores used on average by the hub
 (from /proc), the edge processes and the watcher processes (their own process_time): load
 generators share the machine with the hub, and these say how much of it they took.
 
@@ -47,6 +48,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -671,33 +673,61 @@ def _rounds(values: list[float]) -> str:
     return ", ".join(f"{v:.0f}" for v in values)
 
 
-def print_rates(results: Results) -> tuple[Phase, Phase, float]:
-    """The closed-loop, bare and watched lines; the best of each."""
+def _ratio(top: list[float], bottom: list[float]) -> float:
+    """The median over rounds of each round's ratio: the two phases of a round ran back to
+    back, so a noisy neighbour weighs on both."""
+    return statistics.median(t / b for t, b in zip(top, bottom, strict=True))
+
+
+def _rates(phases: list[Phase]) -> list[float]:
+    return [p.rate() for p in phases]
+
+
+@dataclass(frozen=True)
+class Rates:
+    """The headline figures: the best closed loop, and the ratios (medians over rounds)."""
+
+    hub: Phase
+    bare: float
+    bare_ratio: float
+    fanout: float
+    fanout_thumbnails: float
+
+
+def print_rates(results: Results) -> Rates:
+    """The closed-loop, bare and watched lines."""
     hub = max(results.hub, key=Phase.rate)
-    watched = max(results.watched, key=Phase.rate)
-    pushed = max(results.pushed, key=Phase.rate)
-    bare = max(results.bare)
+    rates = Rates(
+        hub,
+        max(results.bare),
+        _ratio(_rates(results.hub), results.bare),
+        _ratio(_rates(results.watched), _rates(results.hub)),
+        _ratio(_rates(results.pushed), _rates(results.hub)),
+    )
     print(
         f"hub closed loop   {EDGES} edges     {hub.rate():8.0f} events/s  "
         f"(rounds {_rounds([p.rate() for p in results.hub])}; goal 1000; cores: {_cores(hub)})"
     )
     print(
-        f"bare loop         1 thread     {bare:8.0f} events/s  (rounds {_rounds(results.bare)}); "
-        f"bare_ratio {hub.rate() / bare:.3f} (goal 0.6)"
+        f"bare loop         1 thread     {rates.bare:8.0f} events/s  (rounds "
+        f"{_rounds(results.bare)}); bare_ratio {rates.bare_ratio:.3f} (goal 0.6)"
     )
-    print(
-        f"{WATCHERS} watchers       {EDGES} edges     {watched.rate():8.0f} events/s  "
-        f"(rounds {_rounds([p.rate() for p in results.watched])}; cores: {_cores(watched)}); "
-        f"watcher_fanout_ratio {watched.rate() / hub.rate():.3f} (goal 0.9; thumbnails on "
-        f"demand)"
-    )
-    print(
-        f"{WATCHERS} watchers       {EDGES} edges     {pushed.rate():8.0f} events/s  "
-        f"(rounds {_rounds([p.rate() for p in results.pushed])}; cores: {_cores(pushed)}); "
-        f"watcher_fanout_ratio_thumbnails {pushed.rate() / hub.rate():.3f} (every thumbnail "
-        f"pushed to every watcher)"
-    )
-    return hub, watched, bare
+    for phases, name, ratio, how in (
+        (results.watched, "watcher_fanout_ratio", rates.fanout, "goal 0.9; thumbnails on demand"),
+        (
+            results.pushed,
+            "watcher_fanout_ratio_thumbnails",
+            rates.fanout_thumbnails,
+            "every thumbnail pushed to every watcher",
+        ),
+    ):
+        best = max(phases, key=Phase.rate)
+        print(
+            f"{WATCHERS} watchers       {EDGES} edges     {best.rate():8.0f} events/s  "
+            f"(rounds {_rounds([p.rate() for p in phases])}; cores: {_cores(best)}); "
+            f"{name} {ratio:.3f} ({how})"
+        )
+    return rates
 
 
 def print_checks(results: Results, paced: Phase, rate: float) -> tuple[float, float, bool]:
@@ -722,22 +752,21 @@ def print_checks(results: Results, paced: Phase, rate: float) -> tuple[float, fl
 def report(results: Results, args: argparse.Namespace) -> dict[str, object]:
     """Print one line per figure; answer the JSON summary."""
     assert results.paced is not None
-    hub, watched, bare = print_rates(results)
+    rates = print_rates(results)
+    hub, watched = rates.hub, max(results.watched, key=Phase.rate)
     p50, p99, complete = print_checks(results, results.paced, args.rate)
     return {
         "events_per_s": round(hub.rate()),
-        "bare_events_per_s": round(bare),
-        "bare_ratio": round(hub.rate() / bare, 3),
+        "bare_events_per_s": round(rates.bare),
+        "bare_ratio": round(rates.bare_ratio, 3),
         "p50_ack_ms_at_500": round(p50, 1),
         "p99_ack_ms_at_500": round(p99, 1),
         "p99_ack_ms_from_send": round(_pct(results.paced.latencies_ms(1), 99), 1),
         "paced_rate": args.rate,
         "paced_events_per_s": round(results.paced.rate()),
         "watched_events_per_s": round(watched.rate()),
-        "watcher_fanout_ratio": round(watched.rate() / hub.rate(), 3),
-        "watcher_fanout_ratio_thumbnails": round(
-            max(p.rate() for p in results.pushed) / hub.rate(), 3
-        ),
+        "watcher_fanout_ratio": round(rates.fanout, 3),
+        "watcher_fanout_ratio_thumbnails": round(rates.fanout_thumbnails, 3),
         "watchers_got_all": complete,
         "cores_closed": {k: round(v / hub.seconds, 2) for k, v in hub.cpu_s.items()},
         "cores_watched": {k: round(v / watched.seconds, 2) for k, v in watched.cpu_s.items()},
@@ -751,7 +780,7 @@ def main() -> None:
     """Set up a hub, run every phase, print the figures and the JSON summary."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds of the ratio phases")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the ratio phases")
     parser.add_argument("--rate", type=float, default=500.0, help="events/s of the paced phase")
     parser.add_argument("--edge-procs", type=int, default=4, help="processes for the 16 edges")
     parser.add_argument("--watcher-procs", type=int, default=4, help="processes for watchers")
