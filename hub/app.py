@@ -71,6 +71,7 @@ class Hub:
 
     def start(self) -> None:
         """Open the database, start the writer, listen, start housekeeping."""
+        self.feed.start()
         self.writer.start()
         self.board.load(self.reader)
         self.server.start()
@@ -91,6 +92,7 @@ class Hub:
         self._stop.set()
         self.server.stop()
         self.writer.stop()
+        self.feed.stop()
         self._housekeeper.join(timeout=5)
         log.info("hub %s: stopped", self.config.name)
 

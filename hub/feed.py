@@ -13,6 +13,7 @@ at most every COALESCE_S and writes all it has in one gathered send.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import deque
@@ -143,12 +144,35 @@ class Subscription:
 
 
 class Feed:
-    """Every live subscription; the writer publishes to all of them."""
+    """Every live subscription. The writer hands it committed entries and goes straight back
+    to committing; the feed's own thread encodes them and offers them to every watcher."""
 
     def __init__(self, images: ImageStore) -> None:
         self.images = images
         self._subs: dict[Connection, Subscription] = {}
         self._lock = threading.Lock()
+        self._pending: queue.SimpleQueue[list[StoredEvent] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="hub-feed", daemon=True)
+
+    def start(self) -> None:
+        """Start the publishing thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Publish what is queued, then stop."""
+        self._pending.put(None)
+        self._thread.join(timeout=5)
+
+    def publish(self, entries: list[StoredEvent]) -> None:
+        """New committed entries, in seq order (called by the writer; never waits)."""
+        self._pending.put(entries)
+
+    def _run(self) -> None:
+        while (entries := self._pending.get()) is not None:
+            try:
+                self._offer(entries)
+            except Exception:  # a bug here must not stop the feed for good
+                log.exception("publishing %d entries failed", len(entries))
 
     def add(self, sub: Subscription) -> None:
         """Register for live entries, then start its backlog (so nothing falls between)."""
@@ -166,9 +190,9 @@ class Feed:
         if sub is not None:
             sub.stop()
 
-    def publish(self, entries: list[StoredEvent]) -> None:
-        """New committed entries, in seq order: encoded once (with and, or, without their
-        thumbnails, as the watchers asked), the same bytes offered to every watcher."""
+    def _offer(self, entries: list[StoredEvent]) -> None:
+        """Encode each entry once (with and, or, without its thumbnail, as the watchers
+        asked) and offer the same bytes to every watcher."""
         subs = self.subscriptions()
         with_thumbs = (
             [(s, encode_frame(s.entry, self._thumbnail(s))) for s in entries]
