@@ -11,6 +11,8 @@ folders, caches). Phases, all in this one run, on this one disk:
   - watchers: the closed loop again with 32 watcher connections (in their own processes)
     subscribed from the end of the log; each decodes and counts every log_entry, and the run
     fails its check unless every watcher got every event acknowledged in the phase, in order.
+    Watcher processes run at nice 19: in use they are other machines, so here they get the CPU
+    the hub leaves rather than an equal share of it (they still must receive every entry).
     Twice: as the desktop watcher subscribes, thumbnails on demand (the figure for the goal),
     then with every thumbnail pushed to every watcher (reported beside it);
   - bare: one thread in this process, per event, writes the same two files with the hub's own
@@ -488,7 +490,10 @@ class Tally:
 def _watchers(
     paths: list[Path], after_seq: int, thumbnails: bool, sync: Sync
 ) -> tuple[list[WatchReport], float]:
-    """In a watcher process: subscribe each, wait for go, then for the seq named, report."""
+    """In a watcher process: subscribe each, wait for go, then for the seq named, report.
+    The process runs at the lowest priority: watchers are laptops elsewhere on the LAN, and
+    here they should take the CPU the hub leaves, not share it with the hub as equals."""
+    os.nice(19)
     watching: list[tuple[Connection, Tally, threading.Thread]] = []
     for path in paths:
         cred = load_credential(path)
