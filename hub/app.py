@@ -71,6 +71,8 @@ class Hub:
 
     def start(self) -> None:
         """Open the database, start the writer, listen, start housekeeping."""
+        if swept := self.images.sweep_partials():
+            log.info("hub %s: removed %d half-written image files", self.config.name, swept)
         self.feed.start()
         self.writer.start()
         self.board.load(self.reader)

@@ -63,6 +63,13 @@ class ImageStore:
             str(thumbnail.relative_to(self.data_root)),
         )
 
+    def sweep_partials(self) -> int:
+        """Remove half-written files a crash left behind (call before anyone writes)."""
+        partials = list(self.root.rglob(".*.part"))
+        for partial in partials:
+            partial.unlink(missing_ok=True)
+        return len(partials)
+
     def read(self, relative: str | None) -> bytes:
         """An image's bytes, or b"" if it is gone (retention, a missing disk)."""
         if not relative:

@@ -124,3 +124,16 @@ def test_stopping_answers_every_event_it_stored(hub: RunningHub) -> None:
     stored = {row["event_id"] for row in _rows(hub)}
     assert stored == acked
     assert len(stored) >= 5
+
+
+def test_half_written_images_from_a_crash_are_swept_at_start(start_hub: HubFactory) -> None:
+    first = start_hub()
+    event, body = sighting()
+    send_event(first.dial("edge-1"), event, body)
+    first.hub.stop()
+    folder = next(first.data.images.rglob("*.jpg")).parent
+    (folder / ".cut-short.jpg.1a2b3c4d.part").write_bytes(b"\xff\xd8 half")  # as a crash leaves
+    again = start_hub(first.data)
+    assert not list(first.data.images.rglob("*.part"))
+    assert len(list(folder.glob("*.jpg"))) == 2  # the real images stay
+    assert send_event(again.dial("edge-1"), *sighting()).seq == 2
