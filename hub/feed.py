@@ -28,6 +28,7 @@ from wire.errors import WireError
 log = logging.getLogger("vigia.hub.feed")
 PAGE = 500
 COALESCE_S = 0.05  # what a watcher's latency pays for sending in batches
+PUBLISH_COALESCE_S = 0.01  # and for offering entries to watchers a few commits at a time
 
 Item = tuple[StoredEvent, bytes]  # an entry and its encoded frame
 
@@ -137,7 +138,11 @@ class Subscription:
 
     def _send(self, items: list[Item]) -> None:
         """Send what is newer than the cursor (the rest went out from the database)."""
-        fresh = [(s, frame) for s, frame in items if s.entry.seq > self.cursor]
+        fresh = (
+            items
+            if items and items[0][0].entry.seq > self.cursor
+            else [(s, frame) for s, frame in items if s.entry.seq > self.cursor]
+        )  # in seq order
         if fresh:
             self.conn.send_frames([frame for _, frame in fresh])
             self.cursor = fresh[-1][0].entry.seq
@@ -168,11 +173,21 @@ class Feed:
         self._pending.put(entries)
 
     def _run(self) -> None:
-        while (entries := self._pending.get()) is not None:
+        """Offer what the writer committed, several commits at a time: under load that makes
+        one offer per watcher every few commits rather than one per commit."""
+        while (first := self._pending.get()) is not None:
+            time.sleep(PUBLISH_COALESCE_S)
+            batch, stop = list(first), False
+            while not stop and not self._pending.empty():
+                more = self._pending.get()
+                stop = more is None
+                batch += more or []
             try:
-                self._offer(entries)
+                self._offer(batch)
             except Exception:  # a bug here must not stop the feed for good
-                log.exception("publishing %d entries failed", len(entries))
+                log.exception("publishing %d entries failed", len(batch))
+            if stop:
+                return
 
     def add(self, sub: Subscription) -> None:
         """Register for live entries, then start its backlog (so nothing falls between)."""
