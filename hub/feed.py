@@ -137,12 +137,13 @@ class Subscription:
                 return
 
     def _send(self, items: list[Item]) -> None:
-        """Send what is newer than the cursor (the rest went out from the database)."""
+        """Send what is newer than the cursor (the rest went out from the database). Items
+        come in seq order, so when the first is new they all are."""
         fresh = (
             items
             if items and items[0][0].entry.seq > self.cursor
             else [(s, frame) for s, frame in items if s.entry.seq > self.cursor]
-        )  # in seq order
+        )
         if fresh:
             self.conn.send_frames([frame for _, frame in fresh])
             self.cursor = fresh[-1][0].entry.seq
