@@ -67,6 +67,7 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 
 from hub.cli import main as hub_cli
+from hub.db import Reader
 from hub.db import connect as db_connect
 from hub.images import ImageStore
 from hub.jobs import InsertEvent
@@ -554,21 +555,13 @@ def check_watchers(reports: list[WatchReport], phase: Phase, thumbnails: bool) -
     return Check(expected, problems, (max(r.last_at for r in reports) - last_ack) * 1000)
 
 
-def last_seq(database: Path) -> int:
-    """The end of the hub's log now."""
-    db = db_connect(database, readonly=True)
-    try:
-        return int(db.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0)
-    finally:
-        db.close()
-
-
 def run_watched(
     target: Target, plan: Plan, args: argparse.Namespace, thumbnails: bool
 ) -> tuple[Phase, Check]:
     """One edge phase with every watcher subscribed from the end of the log."""
     sync, ctx = _sync()
-    after, procs, paths = last_seq(target.data / "hub.db"), args.watcher_procs, target.watchers
+    after = Reader(target.data / "hub.db").last_seq()
+    procs, paths = args.watcher_procs, target.watchers
     children = [
         ctx.Process(
             target=_child, args=(sync, partial(_watchers, paths[i::procs], after, thumbnails, sync))
