@@ -46,13 +46,6 @@ class RtspServer:
         host, port = self._listener.getsockname()[:2]
         return host, port
 
-    def url(self, name: str, host: str | None = None) -> str:
-        """The RTSP URL of a stream."""
-        shown = host or self.address[0]
-        if shown in ("0.0.0.0", "::"):
-            shown = socket.gethostname()
-        return f"rtsp://{shown}:{self.address[1]}/{name}"
-
     def start(self) -> None:
         """Start the streams and the server's threads."""
         for stream in self.context.streams.values():

@@ -56,7 +56,10 @@ def choose(header: str | None, *, next_channel: int) -> Transport:
 def _parse(spec: str, next_channel: int) -> Transport | None:
     """One alternative, or None when we do not serve it (multicast, RECORD, other profiles)."""
     profile, *params = spec.split(";")
-    values = dict(p.split("=", 1) if "=" in p else (p, "") for p in params)
+    values: dict[str, str] = {}
+    for param in params:
+        key, _, value = param.partition("=")
+        values[key.strip().lower()] = value.strip()
     lower = {"RTP/AVP": Lower.UDP, "RTP/AVP/UDP": Lower.UDP, "RTP/AVP/TCP": Lower.TCP}.get(
         profile.upper()
     )

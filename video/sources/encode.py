@@ -9,6 +9,7 @@ without restart markers, and sized in whole 16x16 macroblocks up to 2040 pixels 
 from __future__ import annotations
 
 import datetime
+from typing import cast
 
 import cv2
 
@@ -42,12 +43,11 @@ def resize(pixels: Pixels, width: int, height: int) -> Pixels:
         return pixels
     shrinking = width <= old_width and height <= old_height
     interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    resized: Pixels = cv2.resize(pixels, (width, height), interpolation=interpolation)
-    return resized
+    return cast(Pixels, cv2.resize(pixels, (width, height), interpolation=interpolation))
 
 
 def overlay_text(camera: str, at_ms: int) -> str:
-    """The caption of a frame: camera name and UTC time to the second, `cam1 2026-11-30 06:12:03`."""
+    """A frame's caption: camera name and UTC time to the second, `cam1 2026-11-30 06:12:03`."""
     when = datetime.datetime.fromtimestamp(at_ms // 1000, datetime.UTC)
     return f"{camera} {when:%Y-%m-%d %H:%M:%S}"
 
