@@ -12,6 +12,14 @@ VENV=${VIGIA_VENV:-.venv}
 REQUIREMENTS=(
   "$PYTHON -c 'import sys; sys.exit(sys.version_info < (3, 11))'|python3"
   "$PYTHON -c 'import venv, ensurepip'|python3-venv"
+  # The video server's tests play its streams with real clients; its benchmark runs GStreamer's
+  # RTSP server (through Debian's python3 and its gi bindings) as the baseline.
+  "command -v ffprobe && command -v ffmpeg|ffmpeg"
+  "command -v gst-launch-1.0|gstreamer1.0-tools"
+  "gst-inspect-1.0 rtspsrc && gst-inspect-1.0 jpegdec|gstreamer1.0-plugins-good"
+  "gst-inspect-1.0 videoconvert|gstreamer1.0-plugins-base"
+  "/usr/bin/python3 -c 'import gi'|python3-gi"
+  "/usr/bin/python3 -c 'import gi; gi.require_version(\"GstRtspServer\", \"1.0\")'|gir1.2-gst-rtsp-server-1.0"
 )
 
 missing=()

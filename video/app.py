@@ -16,7 +16,7 @@ from video.sources.open import open_source
 from video.sources.scene import SceneOptions
 from video.stream import Stream, StreamOptions
 
-log = logging.getLogger("video.app")
+log = logging.getLogger("vigia.video.app")
 
 
 def stream_options(
@@ -100,7 +100,7 @@ def serve_forever(server: RtspServer) -> None:
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        log.info("video: got %s, stopping", signal.Signals(signum).name)
+        log.info("got %s, stopping", signal.Signals(signum).name)
         stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)

@@ -15,7 +15,7 @@ from wire.cli import part_parser
 from wire.config import ConfigError, load_toml, validate
 from wire.logs import setup_logging
 
-log = logging.getLogger("video.cli")
+log = logging.getLogger("vigia.video.cli")
 
 DESCRIPTION = """Vigía video server: stands in for IP cameras by serving RTSP streams.
 
@@ -158,6 +158,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"video: {exc}", file=sys.stderr)
         return 2
     for camera in config.camera:
-        log.info("video: %s at %s", camera.name, camera_url(*server.address, camera.name))
+        log.info("%s at %s", camera.name, camera_url(*server.address, camera.name))
     serve_forever(server)
     return 0

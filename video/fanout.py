@@ -8,6 +8,7 @@ dropped and counted.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -17,7 +18,7 @@ from typing import Protocol
 
 from video.rtp.packet import SenderCounts, interleaved, sender_report
 
-log = logging.getLogger("video.fanout")
+log = logging.getLogger("vigia.video.fanout")
 
 QUEUE_FRAMES = 3
 REPORT_EVERY_S = 5.0
@@ -97,7 +98,7 @@ class Subscriber:
             return None if self._stopped else self._queue.popleft()
 
     def _run(self) -> None:
-        last_report = 0.0
+        last_report = -math.inf  # not 0: the monotonic clock may be under 5 s (just booted)
         while (frame := self._next()) is not None:
             try:
                 now = time.monotonic()

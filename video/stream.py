@@ -18,9 +18,9 @@ from video.fanout import RtpFrame, Subscriber
 from video.rtp.jpeg import JpegError, parse_jpeg, payloads
 from video.rtp.packet import CLOCK_RATE, RTP_HEADER, SenderCounts, rtp_packet
 from video.sources.base import Picture, Source, SourceError
-from video.sources.encode import encode_jpeg, overlay_text
+from video.sources.encode import decode_jpeg, encode_jpeg, overlay_text
 
-log = logging.getLogger("video.stream")
+log = logging.getLogger("vigia.video.stream")
 
 # IPv4 (20) + UDP (8) headers; RTP packets must fit one Ethernet frame unfragmented.
 _IP_UDP_OVERHEAD = 28
@@ -116,7 +116,7 @@ class Stream:
             try:
                 self._publish(self._picture(wall_ms), wall_ms)
             except (SourceError, JpegError) as exc:
-                log.warning("video: %s: frame skipped: %s", self.name, exc)
+                log.warning("%s: frame skipped: %s", self.name, exc)
                 self._skipped += 1
             next_at += interval
             lag = time.monotonic() - next_at
@@ -132,11 +132,14 @@ class Stream:
         picture: Picture = self._source.read(wall_ms)
         if picture.jpeg is not None and not self.options.overlay:
             return picture.jpeg
-        if picture.pixels is None:
+        pixels = picture.pixels
+        if pixels is None and picture.jpeg is not None:  # the overlay needs pixels to draw on
+            pixels = decode_jpeg(picture.jpeg)
+        if pixels is None:
             raise SourceError("source gave neither pixels nor a JPEG")
         options = self.options
         return encode_jpeg(
-            picture.pixels,
+            pixels,
             width=options.width,
             height=options.height,
             quality=options.quality,

@@ -103,7 +103,11 @@ def _frame(
         raise JpegError("corrupt JPEG: no baseline SOF0 before the scan")
     if 0 not in tables or 1 not in tables:
         raise JpegError("JPEG lacks quantisation tables 0 and 1")
-    end = len(data) - 2 if data[-2:] == b"\xff\xd9" else len(data)
+    # 0xFF 0xD9 cannot occur inside entropy-coded data, so the first one after the scan's start
+    # ends it; bytes some cameras pad after it are dropped.
+    end = data.find(b"\xff\xd9", scan_at)
+    if end < 0:
+        raise JpegError("truncated JPEG: no end-of-image marker after the scan")
     width, height, kind = sof
     return JpegFrame(width, height, kind, tables[0] + tables[1], memoryview(data)[scan_at:end])
 

@@ -20,7 +20,7 @@ from video.rtsp.methods import HANDLERS, PUBLIC
 if TYPE_CHECKING:
     from video.rtsp.server import RtspServer
 
-log = logging.getLogger("video.rtsp")
+log = logging.getLogger("vigia.video.rtsp")
 
 # A client that takes longer than this to accept our data is dead; its sends fail.
 SEND_STALL_S = 10
@@ -47,21 +47,26 @@ class RtspConnection:
 
     def serve(self) -> None:
         """Read and answer requests until the peer goes; then end its TCP sessions."""
-        log.info("video: client %s connected", self.peer)
+        log.info("client %s connected", self.peer)
         try:
-            while True:
-                item = self._reader.next()
-                if isinstance(item, Interleaved):
-                    self._touch_tcp_sessions()
-                elif not self._answer(item):
-                    break
-        except RtspError as exc:
-            log.warning("video: client %s: %s", self.peer, exc)
-            self._write(Response(exc.status), exc.cseq)
+            while self._serve_one():
+                pass
         except PeerGone:
             pass
         finally:
             self._close()
+
+    def _serve_one(self) -> bool:
+        """Read and handle one request or packet; False when the connection must close."""
+        try:
+            item = self._reader.next()
+        except RtspError as exc:  # a request we could not read whole, or not RTSP/1.0
+            log.warning("client %s: %s", self.peer, exc)
+            return self._write(Response(exc.status), exc.cseq) and not exc.close
+        if isinstance(item, Interleaved):
+            self._touch_tcp_sessions()
+            return True
+        return self._answer(item)
 
     def _answer(self, request: Request) -> bool:
         """Handle one request; False when the connection must close."""
@@ -74,7 +79,7 @@ class RtspConnection:
                 raise RtspError(501, f"method {request.method} is not supported")
             reply = handler(self, request)
         except RtspError as exc:
-            log.warning("video: client %s: %s %s: %s", self.peer, request.method, request.url, exc)
+            log.warning("client %s: %s %s: %s", self.peer, request.method, request.url, exc)
             extra = (("Public", PUBLIC),) if exc.status in (405, 501) else ()
             return self._write(Response(exc.status, extra), cseq) and not exc.close
         if not self._write(reply.response, cseq):
@@ -102,7 +107,7 @@ class RtspConnection:
                 self.context.sessions.remove(session)
         with contextlib.suppress(OSError):
             self.sock.close()
-        log.info("video: client %s disconnected", self.peer)
+        log.info("client %s disconnected", self.peer)
 
     def shutdown(self) -> None:
         """Wake the reading thread so it ends (server stopping)."""

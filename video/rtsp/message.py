@@ -161,17 +161,22 @@ class RequestReader:
         if len(head) > self.max_header:
             raise RtspError(400, f"request header over {self.max_header} bytes", close=True)
         del self._buffer[: end + 4]
-        method, url, headers = parse_head(head)
-        body = self._body(headers)
+        method, url, version, headers = parse_head(head)
+        body = self._body(headers)  # read even when refused, so the next request is found
+        if version != RTSP_VERSION:
+            raise RtspError(505, f"{version} is not {RTSP_VERSION}", cseq=headers.get("CSeq"))
         return Request(method, url, headers, body)
 
     def _body(self, headers: Headers) -> bytes:
         raw = headers.get("Content-Length") or "0"
-        if not raw.isdigit():
-            raise RtspError(400, f"Content-Length {raw!r} is not a number", close=True)
+        cseq = headers.get("CSeq")
+        if not (raw.isascii() and raw.isdigit()):
+            raise RtspError(400, f"Content-Length {raw!r} is not a number", close=True, cseq=cseq)
         length = int(raw)
         if length > self.max_body:
-            raise RtspError(413, f"body of {length} bytes; at most {self.max_body}", close=True)
+            raise RtspError(
+                413, f"body of {length} bytes; at most {self.max_body}", close=True, cseq=cseq
+            )
         while len(self._buffer) < length:
             self._fill()
         body = bytes(self._buffer[:length])
@@ -179,16 +184,14 @@ class RequestReader:
         return body
 
 
-def parse_head(head: bytes) -> tuple[str, str, Headers]:
-    """Method, URL and headers of a request head; RtspError 400/505 when malformed."""
+def parse_head(head: bytes) -> tuple[str, str, str, Headers]:
+    """Method, URL, version and headers of a request head; RtspError 400 when malformed (with
+    the CSeq, when the headers have one, so that the client can match the answer)."""
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError:
         raise RtspError(400, "request is not UTF-8 text", close=True) from None
     request_line, *lines = text.split("\r\n")
-    parts = request_line.split(" ")
-    if len(parts) != 3 or not parts[0].isupper() or not parts[2].startswith("RTSP/"):
-        raise RtspError(400, f"malformed request line {request_line[:80]!r}", close=True)
     items = []
     for line in lines:
         name, sep, value = line.partition(":")
@@ -196,6 +199,8 @@ def parse_head(head: bytes) -> tuple[str, str, Headers]:
             raise RtspError(400, f"malformed header line {line[:80]!r}", close=True)
         items.append((name, value.strip()))
     headers = Headers(tuple(items))
-    if parts[2] != RTSP_VERSION:
-        raise RtspError(505, f"{parts[2]} is not {RTSP_VERSION}", cseq=headers.get("CSeq"))
-    return parts[0], parts[1], headers
+    parts = request_line.split(" ")
+    if len(parts) != 3 or not parts[0].isupper() or not parts[2].startswith("RTSP/"):
+        detail = f"malformed request line {request_line[:80]!r}"
+        raise RtspError(400, detail, close=True, cseq=headers.get("CSeq"))
+    return parts[0], parts[1], parts[2], headers

@@ -23,7 +23,7 @@ from video.stream import Stream
 if TYPE_CHECKING:
     from video.rtsp.connection import RtspConnection
 
-log = logging.getLogger("video.rtsp")
+log = logging.getLogger("vigia.video.rtsp")
 
 PUBLIC = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, GET_PARAMETER, TEARDOWN"
 
@@ -38,7 +38,10 @@ class Reply:
 
 def stream_of(conn: RtspConnection, url: str) -> tuple[Stream, bool]:
     """The stream a request URL names, and whether it names the track; 404 when unknown."""
-    path = urlsplit(url).path.strip("/")
+    try:
+        path = urlsplit(url).path.strip("/")
+    except ValueError as exc:  # urlsplit refuses a malformed IPv6 host, say
+        raise RtspError(400, f"malformed URL {url[:80]!r}: {exc}") from None
     name, _, last = path.rpartition("/")
     is_track = last == TRACK
     if not is_track:
@@ -99,7 +102,7 @@ def setup(conn: RtspConnection, request: Request) -> Reply:
     session.transport, session.delivery = transport, delivery
     if known is None:
         conn.context.sessions.add(session)
-        log.info("video: %s: session %s for %s over %s", stream.name, session.id, conn.peer,
+        log.info("%s: session %s for %s over %s", stream.name, session.id, conn.peer,
                  transport.lower.value)  # fmt: skip
     headers = (
         ("Transport", transport.answer(ssrc=stream.ssrc, server_ports=server_ports)),
@@ -119,7 +122,7 @@ def play(conn: RtspConnection, request: Request) -> Reply:
     # flow only once the reply is written.
     seq = session.stream.subscribe(subscriber)
     session.subscriber = subscriber
-    log.info("video: %s: %s playing", session.stream.name, conn.peer)
+    log.info("%s: %s playing", session.stream.name, conn.peer)
     headers = (
         ("Session", session.id),
         ("Range", "npt=now-"),
@@ -144,9 +147,9 @@ def get_parameter(conn: RtspConnection, request: Request) -> Reply:
 
 def teardown(conn: RtspConnection, request: Request) -> Reply:
     """End the session; the connection stays open."""
-    session = conn.context.sessions.get(request.headers.get("Session"))
+    session = _session(conn, request)
     conn.context.sessions.remove(session)
-    log.info("video: %s: %s tore down session %s", session.stream.name, conn.peer, session.id)
+    log.info("%s: %s tore down session %s", session.stream.name, conn.peer, session.id)
     return Reply(Response(200))
 
 
@@ -163,8 +166,8 @@ HANDLERS: dict[str, Callable[[RtspConnection, Request], Reply]] = {
 
 def _session(conn: RtspConnection, request: Request) -> Session:
     header = request.headers.get("Session")
-    if header is None:
-        raise RtspError(454, f"{request.method} without a Session header")
+    if header is None:  # no SETUP yet: RFC 2326 appendix A answers 455 in the Init state
+        raise RtspError(455, f"{request.method} before SETUP (no Session header)")
     session = conn.context.sessions.get(header)
     session.touch()
     return session

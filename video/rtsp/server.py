@@ -16,7 +16,7 @@ from video.rtsp.message import Response
 from video.rtsp.session import SessionTable
 from video.stream import Stream
 
-log = logging.getLogger("video.rtsp")
+log = logging.getLogger("vigia.video.rtsp")
 
 _REAP_EVERY_S = 1.0
 _PAIR_ATTEMPTS = 64
@@ -53,12 +53,14 @@ class RtspServer:
         for thread in self._threads:
             thread.start()
         rtp, rtcp = self.context.server_ports
-        log.info("video: serving %d camera(s) on rtsp port %d (udp %d-%d)",
+        log.info("serving %d camera(s) on rtsp port %d (udp %d-%d)",
                  len(self.context.streams), self.address[1], rtp, rtcp)  # fmt: skip
 
     def stop(self) -> None:
         """Close every connection and stream, then the sockets."""
         self._stop.set()
+        with contextlib.suppress(OSError):  # wakes the accept thread; close alone does not
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
         with self._lock:
             connections = list(self._connections)
@@ -80,7 +82,7 @@ class RtspServer:
         """A client could not take its frames: end its session (and its TCP connection)."""
         for session in self.context.sessions.every():
             if session.subscriber is subscriber:
-                log.warning("video: %s: client %s dropped: %s", session.stream.name,
+                log.warning("%s: client %s dropped: %s", session.stream.name,
                             session.peer, exc)  # fmt: skip
                 self.context.sessions.remove(session)
                 if not session.over_udp and isinstance(session.owner, RtspConnection):
@@ -97,7 +99,12 @@ class RtspServer:
             if full:
                 _refuse(sock)
                 continue
-            conn = RtspConnection(sock, self)
+            try:
+                conn = RtspConnection(sock, self)
+            except OSError as exc:  # the client reset before we got to it
+                log.info("client gone before it was served: %s", exc)
+                sock.close()
+                continue
             with self._lock:
                 self._connections.add(conn)
             threading.Thread(target=self._serve, args=(conn,), name=f"rtsp {conn.peer}",
@@ -131,7 +138,7 @@ class RtspServer:
     def _reap(self) -> None:
         while not self._stop.wait(_REAP_EVERY_S):
             for session in self.context.sessions.expired(time.monotonic()):
-                log.info("video: %s: session %s of %s timed out", session.stream.name,
+                log.info("%s: session %s of %s timed out", session.stream.name,
                          session.id, session.peer)  # fmt: skip
                 self.context.sessions.remove(session)
 

@@ -81,8 +81,13 @@ def _pair(value: str | None) -> tuple[int, int] | None:
     if not value:
         return None
     first, _, second = value.partition("-")
-    if not first.isdigit() or (second and not second.isdigit()):
+    if not _digits(first) or (second and not _digits(second)):
         return None
     low = int(first)
     high = int(second) if second else low + 1
     return (low, high) if 0 <= low <= 65535 and 0 <= high <= 65535 else None
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only: str.isdigit also takes '²', which int() refuses."""
+    return text.isascii() and text.isdigit()

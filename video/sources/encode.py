@@ -12,12 +12,13 @@ import datetime
 from typing import cast
 
 import cv2
+import numpy as np
 
-from video.sources.base import Pixels
+from video.rtp.jpeg import MAX_SIDE
+from video.sources.base import Pixels, SourceError
 
-#: Smallest and largest side RFC 2435 can describe (one byte of 8-pixel units).
+#: Smallest side we serve; the largest, MAX_SIDE, is what RFC 2435 can describe.
 MIN_SIDE = 16
-MAX_SIDE = 2040
 #: Sides are whole 4:2:0 macroblocks, so no receiver has to crop a partial one.
 BLOCK = 16
 
@@ -44,6 +45,14 @@ def resize(pixels: Pixels, width: int, height: int) -> Pixels:
     shrinking = width <= old_width and height <= old_height
     interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
     return cast(Pixels, cv2.resize(pixels, (width, height), interpolation=interpolation))
+
+
+def decode_jpeg(data: bytes) -> Pixels:
+    """BGR pixels of a JPEG; SourceError when OpenCV cannot decode it."""
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if pixels is None:
+        raise SourceError("a JPEG from the source does not decode")
+    return cast(Pixels, pixels)
 
 
 def overlay_text(camera: str, at_ms: int) -> str:

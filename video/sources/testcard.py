@@ -9,6 +9,7 @@ RTP and any decoder is recognisably the card (PSNR well above 35 dB) and a broke
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import cv2
 import numpy as np
@@ -26,8 +27,11 @@ BARS = (
     (191, 0, 0),
     (16, 16, 16),
 )
-#: Blur that keeps every edge a few pixels wide: no detail for JPEG or 4:2:0 chroma to lose.
-SOFTNESS_SIGMA = 2.5
+#: Blur (Gaussian sigma, pixels) that keeps every edge a few pixels wide, so JPEG has little
+#: fine detail to lose; colour is blurred more, as 4:2:0 keeps only half of it each way and
+#: decoders upsample it back in different ways (ffmpeg's and GStreamer's less gently).
+LUMA_SIGMA = 2.0
+CHROMA_SIGMA = 6.0
 
 
 def _bars(width: int, height: int) -> Pixels:
@@ -70,8 +74,14 @@ def test_card(width: int, height: int) -> Pixels:
     radius = max(4, min(width, height) * 3 // 10)
     cv2.circle(card, centre, radius, (235, 235, 235), max(2, radius // 10), cv2.LINE_AA)
     cv2.circle(card, centre, max(1, radius // 8), (40, 40, 200), cv2.FILLED, cv2.LINE_AA)
-    soft: Pixels = cv2.GaussianBlur(card, (0, 0), SOFTNESS_SIGMA)
-    return soft
+    return _soften(card)
+
+
+def _soften(card: Pixels) -> Pixels:
+    ycrcb = cv2.cvtColor(card, cv2.COLOR_BGR2YCrCb)  # the JPEG colour space (BT.601, full range)
+    ycrcb[:, :, 0] = cv2.GaussianBlur(ycrcb[:, :, 0], (0, 0), LUMA_SIGMA)
+    ycrcb[:, :, 1:] = cv2.GaussianBlur(ycrcb[:, :, 1:], (0, 0), CHROMA_SIGMA)
+    return cast(Pixels, cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2BGR))
 
 
 def psnr(a: Pixels, b: Pixels) -> float:
@@ -88,7 +98,9 @@ class TestCardSource(Source):
     __test__ = False  # a source, not a pytest test class, despite its name
 
     def __init__(self, width: int, height: int) -> None:
-        self._picture = Picture(pixels=test_card(width, height))
+        pixels = test_card(width, height)
+        pixels.flags.writeable = False  # handed out at every read: nobody may draw on it
+        self._picture = Picture(pixels=pixels)
 
     def read(self, at_ms: int) -> Picture:
         """The card."""
