@@ -29,13 +29,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, PositiveFloat, model_validator
 
 from video.rtp.jpeg import MAX_SIDE
 from video.rtsp.context import ServerOptions
 from wire.config import Settings
 
 CameraName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+Fraction = Annotated[float, Field(gt=0, le=1)]
 Side = Annotated[int, Field(ge=16, le=MAX_SIDE, multiple_of=16)]
 
 
@@ -50,11 +51,18 @@ class Defaults(Settings):
 
 
 class SceneConfig(Settings):
-    """Generated scene cameras (source = "scene")."""
+    """Generated scene cameras (source = "scene"): one object at a time comes in, nears, leaves.
+
+    `visit_s` is the (shortest, longest) visit; `size_frac` the object's height, as a share of
+    the frame's, when it enters and when it is nearest.
+    """
 
     dataset: Path | None = None
     truth_dir: Path = Path("truth")
     visits_per_min: float = Field(default=6.0, gt=0, le=120)
+    min_gap_s: float = Field(default=1.0, ge=0)
+    visit_s: tuple[PositiveFloat, PositiveFloat] = (3.0, 6.0)
+    size_frac: tuple[Fraction, Fraction] = (0.25, 0.6)
     seed: int = 1
     truth_interval_ms: int = Field(default=200, ge=10)
     background: Path | None = None

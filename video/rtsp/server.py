@@ -34,6 +34,8 @@ class RtspServer:
         self._connections: set[RtspConnection] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        # Written to on stop, so the UDP thread's select returns at once rather than at timeout.
+        self._wake_reader, self._wake = socket.socketpair()
         self._threads = [
             threading.Thread(target=self._accept, name="rtsp accept", daemon=True),
             threading.Thread(target=self._drain_udp, name="rtsp udp", daemon=True),
@@ -59,6 +61,7 @@ class RtspServer:
     def stop(self) -> None:
         """Close every connection and stream, then the sockets."""
         self._stop.set()
+        self._wake.send(b"\0")
         with contextlib.suppress(OSError):  # wakes the accept thread; close alone does not
             self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
@@ -70,8 +73,8 @@ class RtspServer:
             stream.stop()
         for thread in self._threads:
             thread.join(timeout=5)
-        self.context.rtp_sock.close()
-        self.context.rtcp_sock.close()
+        for sock in (self.context.rtp_sock, self.context.rtcp_sock, self._wake_reader, self._wake):
+            sock.close()
 
     def connection_count(self) -> int:
         """Open client connections."""
@@ -123,10 +126,13 @@ class RtspServer:
         with selectors.DefaultSelector() as selector:
             selector.register(ctx.rtp_sock, selectors.EVENT_READ)
             selector.register(ctx.rtcp_sock, selectors.EVENT_READ)
+            selector.register(self._wake_reader, selectors.EVENT_READ)
             while not self._stop.is_set():
                 for key, _ in selector.select(timeout=0.5):
                     sock = key.fileobj
                     assert isinstance(sock, socket.socket)
+                    if sock is self._wake_reader:
+                        break
                     try:
                         _, (host, port, *_) = sock.recvfrom(2048)
                     except OSError:
