@@ -7,7 +7,6 @@ signature, so a hub cannot forge or alter a model.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -21,6 +20,7 @@ from hub.writer import Writer
 from wire import messages as m
 from wire.connection import Connection
 from wire.errors import MessageError, WireError
+from wire.package import file_sha256
 
 log = logging.getLogger("vigia.hub.models")
 
@@ -35,7 +35,7 @@ class Registry:
 
     def upload(self, uploader: str, msg: m.ModelUpload, received: Path) -> m.ModelStored:
         """Check the received package against its hash, keep it, register it."""
-        digest = _sha256(received)
+        digest = file_sha256(received)
         if digest != msg.sha256:
             received.unlink(missing_ok=True)
             raise MessageError(f"model {msg.version}: body hash {digest} != stated {msg.sha256}")
@@ -126,11 +126,3 @@ def list_models(reader: Reader) -> list[tuple[str, str, int, int]]:
         "SELECT version, sha256, size, uploaded_ms FROM models ORDER BY uploaded_ms DESC"
     )
     return [(r[0], r[1], r[2], r[3]) for r in rows]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as src:
-        while chunk := src.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
