@@ -32,6 +32,7 @@ class RtpFrame:
     timestamp: int
     seq: int  # sequence number of the first packet
     counts: SenderCounts  # the stream's totals once this frame is sent, for RTCP
+    wall_ms: int  # the UTC instant `timestamp` stands for; RTCP reports pair the two
     _tcp: dict[int, bytes] = field(default_factory=dict)
 
     def over_tcp(self, channel: int) -> bytes:
@@ -104,7 +105,8 @@ class Subscriber:
                 now = time.monotonic()
                 if now - last_report >= REPORT_EVERY_S:
                     # The first report goes before the first frame, so clients can sync at once.
-                    self._delivery.send_control(sender_report(frame.counts))
+                    report = sender_report(frame.counts, wall_time=frame.wall_ms / 1000)
+                    self._delivery.send_control(report)
                     last_report = now
                 self._delivery.send_frame(frame)
                 self.sent += 1

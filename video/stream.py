@@ -164,7 +164,7 @@ class Stream:
             self._octets += sum(len(p) for p in parts)
             self._frames += 1
             counts = SenderCounts(self.ssrc, timestamp, self._packets, self._octets)
-            frame = RtpFrame(packets, timestamp, first & 0xFFFF, counts)
+            frame = RtpFrame(packets, timestamp, first & 0xFFFF, counts, wall_ms)
             subscribers = list(self._subscribers)
         for subscriber in subscribers:
             subscriber.offer(frame)

@@ -61,7 +61,8 @@ class RtspServer:
     def stop(self) -> None:
         """Close every connection and stream, then the sockets."""
         self._stop.set()
-        self._wake.send(b"\0")
+        with contextlib.suppress(OSError):  # closed: stopped before
+            self._wake.send(b"\0")
         with contextlib.suppress(OSError):  # wakes the accept thread; close alone does not
             self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
