@@ -17,7 +17,7 @@ from hub.datadir import DataDir
 from hub.db import Filters, Reader, connect
 from hub.export import export, parse_time
 from hub.peers import PeerExists, UnknownPeer, add_peer, list_peers, revoke_peer
-from hub.registry import delete_model, list_models
+from hub.registry import delete_model, model_list
 from wire.cli import part_parser
 from wire.config import ConfigError
 from wire.credential import Credential, save_credential
@@ -240,8 +240,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"hub: deleted model {args.delete}")
         return 0
     print(f"{'version':24} {'bytes':>12} {'uploaded (UTC)':20} sha256")
-    for version, sha256, size, uploaded in list_models(Reader(data.database)):
-        print(f"{version:24} {size:12d} {_when(uploaded):20} {sha256}")
+    for entry in model_list(Reader(data.database)).models:
+        print(f"{entry.version:24} {entry.size:12d} {_when(entry.uploaded_ms):20} {entry.sha256}")
     return 0
 
 

@@ -120,9 +120,34 @@ def delete_model(data: DataDir, version: str) -> None:
     (data.root / row[0]).unlink(missing_ok=True)
 
 
-def list_models(reader: Reader) -> list[tuple[str, str, int, int]]:
-    """(version, sha256, size, uploaded_ms) of every stored model, newest first."""
-    rows = reader.db().execute(
-        "SELECT version, sha256, size, uploaded_ms FROM models ORDER BY uploaded_ms DESC"
+def model_list(reader: Reader, limit: int = 0) -> m.ModelList:
+    """The registry's versions, newest first (at most `limit`, 0: all), and each edge's model."""
+    db = reader.db()
+    rows = db.execute(
+        "SELECT version, sha256, size, uploaded_ms, uploaded_by FROM models "
+        "ORDER BY uploaded_ms DESC, version LIMIT ?",
+        (limit or -1,),
     )
-    return [(r[0], r[1], r[2], r[3]) for r in rows]
+    models = [
+        m.ModelEntry(version=r[0], sha256=r[1], size=r[2], uploaded_ms=r[3], uploaded_by=r[4])
+        for r in rows
+    ]
+    edges = []
+    for (name,) in db.execute(
+        "SELECT name FROM peers WHERE role = 'edge' AND revoked = 0 ORDER BY name"
+    ).fetchall():
+        assigned = assignment_of(db, name)
+        report = db.execute(
+            "SELECT version, state, reason, reported_ms FROM model_reports WHERE edge = ?", (name,)
+        ).fetchone()
+        edges.append(
+            m.EdgeModel(
+                edge=name,
+                assigned=assigned[0] if assigned else None,
+                reported=report[0] if report else None,
+                state=report[1] if report else None,
+                reason=report[2] if report else "",
+                reported_ms=report[3] if report else None,
+            )
+        )
+    return m.ModelList(models=models, edges=edges)

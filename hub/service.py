@@ -10,7 +10,7 @@ from hub.db import Reader
 from hub.feed import Feed, Subscription
 from hub.images import ImageStore, StorageError
 from hub.jobs import InsertEvent, ModelConflict, SaveStatus, TouchPeer, UnknownModel
-from hub.registry import Registry
+from hub.registry import Registry, model_list
 from hub.status import StatusBoard
 from hub.writer import Writer
 from wire import messages as m
@@ -85,6 +85,8 @@ class HubService:
             self._guarded(conn, msg.version, lambda: conn.send(self.registry.assign(msg, edges)))
         elif isinstance(msg, m.ModelReport):
             self.registry.report(_peer(conn).name, msg)
+        elif isinstance(msg, m.ModelListRequest):
+            conn.send(model_list(self.reader, msg.limit))
 
     def _event(self, conn: Connection, event: m.Event, body: bytes | bytearray) -> None:
         """Images durable, then the row committed, then (only then) the acknowledgement."""

@@ -24,7 +24,6 @@ log = logging.getLogger("vigia.video.stream")
 
 # IPv4 (20) + UDP (8) headers; RTP packets must fit one Ethernet frame unfragmented.
 _IP_UDP_OVERHEAD = 28
-_LATE_AFTER_FRAMES = 1.0  # a frame made more than one interval after its time is late
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +57,7 @@ class Stream:
         self.ssrc = random.getrandbits(32)
         self._source = source
         self._seq = random.getrandbits(16)
+        self._timestamp_base = random.getrandbits(32)  # random first values, as RFC 3550 asks
         self._packets = 0
         self._octets = 0
         self._frames = 0
@@ -109,23 +109,28 @@ class Stream:
             return StreamStats(self._frames, self._late, self._skipped, len(self._subscribers))
 
     def _run(self) -> None:
-        interval = 1.0 / self.options.fps
-        next_at = time.monotonic()
+        # Frames keep a fixed cadence on the monotonic clock: slot n is due at start + n/fps,
+        # stands for wall time start + n/fps, and has RTP time base + n * 90000/fps. So RTP
+        # timestamps step evenly (a late frame shows as late, not as a shorter interval) and a
+        # step of the wall clock does not disturb the stream.
+        fps = self.options.fps
+        start_mono, start_wall = time.monotonic(), time.time()
+        slot = 0
         while not self._stop.is_set():
-            wall_ms = int(time.time() * 1000)
+            wall_ms = int((start_wall + slot / fps) * 1000)
+            timestamp = self._timestamp_base + round(slot * CLOCK_RATE / fps)
             try:
-                self._publish(self._picture(wall_ms), wall_ms)
+                self._publish(self._picture(wall_ms), wall_ms, timestamp & 0xFFFFFFFF)
             except (SourceError, JpegError) as exc:
                 log.warning("%s: frame skipped: %s", self.name, exc)
                 self._skipped += 1
-            next_at += interval
-            lag = time.monotonic() - next_at
-            if lag > interval * _LATE_AFTER_FRAMES:
+            slot += 1
+            behind = int((time.monotonic() - start_mono) * fps) - slot
+            if behind >= 1:
                 # Too far behind to catch up frame by frame: count the misses and move on.
-                missed = int(lag / interval)
-                self._late += missed
-                next_at += missed * interval
-            self._stop.wait(max(0.0, next_at - time.monotonic()))
+                self._late += behind
+                slot += behind
+            self._stop.wait(max(0.0, start_mono + slot / fps - time.monotonic()))
 
     def _picture(self, wall_ms: int) -> bytes:
         """The JPEG for the frame at `wall_ms`."""
@@ -146,10 +151,9 @@ class Stream:
             overlay=overlay_text(options.name, wall_ms) if options.overlay else None,
         )
 
-    def _publish(self, jpeg: bytes, wall_ms: int) -> None:
+    def _publish(self, jpeg: bytes, wall_ms: int, timestamp: int) -> None:
         """Packetise one JPEG and offer it to every subscriber."""
         parts = payloads(parse_jpeg(jpeg), self._max_payload)
-        timestamp = (wall_ms * (CLOCK_RATE // 1000)) & 0xFFFFFFFF
         with self._lock:
             first = self._seq
             packets = tuple(

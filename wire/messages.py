@@ -384,3 +384,39 @@ class ModelReport(Message):
     version: Version
     state: Literal["running", "refused", "rolled_back"]
     reason: Text
+
+
+@kind(46, "model_list_request")
+class ModelListRequest(Message):
+    """Trainer or admin: which versions the registry holds, and which edge runs which."""
+
+    limit: Count  # newest first; 0: every version
+
+
+class ModelEntry(Model):
+    """One version in the registry."""
+
+    version: Version
+    sha256: Hex64
+    size: Count
+    uploaded_ms: Millis
+    uploaded_by: Name
+
+
+class EdgeModel(Model):
+    """One edge's model: what it was assigned and what it last reported."""
+
+    edge: Name
+    assigned: Version | None
+    reported: Version | None
+    state: Literal["running", "refused", "rolled_back"] | None
+    reason: Text
+    reported_ms: Millis | None
+
+
+@kind(47, "model_list")
+class ModelList(Message):
+    """Hub: the registry's versions (newest first) and every edge's model."""
+
+    models: list[ModelEntry]
+    edges: list[EdgeModel]

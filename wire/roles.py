@@ -24,8 +24,10 @@ SESSION_KINDS = frozenset({"ping", "pong", "error", "bye"})
 HUB_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.EDGE: frozenset({"event", "status", "model_report"}),
     Role.WATCHER: frozenset({"subscribe", "snapshot_request"}),
-    Role.TRAINER: frozenset({"model_upload", "model_assign"}),
-    Role.ADMIN: frozenset({"subscribe", "snapshot_request", "model_upload", "model_assign"}),
+    Role.TRAINER: frozenset({"model_upload", "model_assign", "model_list_request"}),
+    Role.ADMIN: frozenset(
+        {"subscribe", "snapshot_request", "model_upload", "model_assign", "model_list_request"}
+    ),
 }
 """Message names each role may send to the hub, beyond SESSION_KINDS."""
 

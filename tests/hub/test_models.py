@@ -107,3 +107,44 @@ def test_an_admin_deletes_a_version(hub: RunningHub, tmp_path: Path) -> None:
     assert hub_main(["models", "--data", data, "--delete", "old"]) == 0
     assert not (hub.data.models / f"{digest}.vpkg").exists()
     assert hub_main(["models", "--data", data, "--delete", "old"]) == 2
+
+
+def test_the_model_list_shows_versions_and_what_each_edge_runs(
+    hub: RunningHub, tmp_path: Path
+) -> None:
+    trainer = hub.dial("trainer-1")
+    for version, size in (("v1", 1000), ("v2", 2000)):
+        path, digest = _package(tmp_path, size)
+        assert isinstance(_upload(trainer, version, path, digest), m.ModelStored)
+        time.sleep(0.01)  # distinct upload times, so "newest first" is well defined
+    edge = hub.dial("edge-1")
+    trainer.send(m.ModelAssign(version="v2", edges=["edge-1"]))
+    trainer.receive()
+    _offer(edge)
+    edge.send(m.ModelReport(version="v2", state="running", reason=""))
+    trainer.send(m.ModelAssign(version="v1", edges=["edge-2"]))
+    trainer.receive()
+
+    def listed() -> m.ModelList:
+        trainer.send(m.ModelListRequest(limit=0))
+        got = trainer.receive().message
+        assert isinstance(got, m.ModelList)
+        return got
+
+    wait_for(lambda: listed().edges[0].reported == "v2")
+    answer = listed()
+    assert [e.version for e in answer.models] == ["v2", "v1"]
+    assert answer.models[0].size == 2000 and answer.models[0].uploaded_by == "trainer-1"
+    by_edge = {e.edge: e for e in answer.edges}
+    assert (by_edge["edge-1"].assigned, by_edge["edge-1"].state) == ("v2", "running")
+    assert (by_edge["edge-2"].assigned, by_edge["edge-2"].reported) == ("v1", None)
+    trainer.send(m.ModelListRequest(limit=1))
+    limited = trainer.receive().message
+    assert isinstance(limited, m.ModelList) and [e.version for e in limited.models] == ["v2"]
+
+
+def test_a_watcher_may_not_ask_for_the_model_list(hub: RunningHub) -> None:
+    watcher = hub.dial("watcher-1")
+    watcher.send(m.ModelListRequest(limit=0))
+    refusal = watcher.receive()
+    assert isinstance(refusal.message, m.Error) and refusal.message.code == "forbidden"

@@ -24,6 +24,10 @@ log = logging.getLogger("vigia.video.rtsp")
 
 # A client that takes longer than this to accept our data is dead; its sends fail.
 SEND_STALL_S = 10
+# Kernel send buffer per client (Linux doubles it): about ten 640x480 frames. Left to
+# autotuning it grows to megabytes, and a slow client would get stale frames late instead of
+# losing them from its queue.
+SEND_BUFFER = 256 * 1024
 
 
 class RtspConnection:
@@ -43,6 +47,7 @@ class RtspConnection:
         timeout = SEND_STALL_S.to_bytes(8, "little") + (0).to_bytes(8, "little")
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         self._reader = RequestReader(sock, max_header=self.context.options.max_header)
 
     def serve(self) -> None:
@@ -82,6 +87,9 @@ class RtspConnection:
             log.warning("client %s: %s %s: %s", self.peer, request.method, request.url, exc)
             extra = (("Public", PUBLIC),) if exc.status in (405, 501) else ()
             return self._write(Response(exc.status, extra), cseq) and not exc.close
+        except Exception:  # a bug of ours: answer it, keep the connection and the server
+            log.exception("client %s: %s %s failed", self.peer, request.method, request.url)
+            return self._write(Response(500), cseq)
         if not self._write(reply.response, cseq):
             return False
         if reply.then is not None:

@@ -386,9 +386,9 @@ def test_timestamps_are_90khz(card_server: RunningServer, client: RawClient) -> 
     stamps = [frame[0].timestamp for frame in frames]
     steps = sorted((b - a) % 2**32 for a, b in itertools.pairwise(stamps))
     assert len(steps) >= 10
-    assert all(0 < step < 2 * 9000 for step in steps)  # 10 fps: 9000 ticks of 90 kHz
-    assert 8100 <= steps[len(steps) // 2] <= 9900
-    assert 8500 <= sum(steps) / len(steps) <= 9500
+    # 10 fps: 9000 ticks of 90 kHz a frame, exactly (a skipped frame shows as 18000).
+    assert all(step > 0 and step % 9000 == 0 for step in steps)
+    assert steps[len(steps) // 2] == 9000
 
 
 def test_sender_report_on_the_rtcp_channel(card_server: RunningServer, client: RawClient) -> None:
@@ -403,9 +403,8 @@ def test_sender_report_on_the_rtcp_channel(card_server: RunningServer, client: R
     assert ssrc == ssrc_of(reply)
     wall = ntp_s + ntp_frac / 2**32 - NTP_UNIX_OFFSET
     assert abs(wall - time.time()) < 5
-    # Both times stand for the same instant (RFC 3550 6.4.1): the RTP clock is wall-clock
-    # milliseconds at 90 kHz, and the report speaks of the frame that follows it.
-    assert rtp_ts == (round(wall * 1000) * 90) % 2**32
+    # Both times stand for the same instant (RFC 3550 6.4.1): the report speaks of the frame
+    # that follows it, whose RTP time is a random base plus the stream's cadence.
     assert rtp_ts == rtp_on(packets)[0].timestamp
     assert count > 0
     assert octets > 0
