@@ -1,19 +1,141 @@
-"""The `trainer` command."""
+"""The `trainer` command: datasets, training, signing keys, packages, and the fleet's models.
+
+TensorFlow is imported only by the subcommands that train or export, so the others (and
+`--help`) answer at once.
+"""
 
 from __future__ import annotations
 
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from trainer import hubclient, publish
 from wire.cli import part_parser
+from wire.config import ConfigError
+from wire.errors import WireError
+from wire.logs import setup_logging
+from wire.package import PackageError
 
 DESCRIPTION = """Vigía trainer: learns n classes by transfer learning and pushes signed int8 models.
 
-Trains on a folder of labelled photos, spreads training over LAN PCs with TensorFlow's
-MultiWorkerMirroredStrategy, exports int8 TFLite and signs the package. Its subcommands
-(dataset, stock-model, train, worker, push-model) arrive with issue 5; see docs/architecture.md."""
+A dataset is a folder with one subfolder per class. A first model, start to finish:
+
+  trainer keygen                                   # the signing key pair, once
+  trainer dataset import fashion-mnist ~/data/fmnist
+  trainer dataset check ~/data/fmnist
+  trainer train ~/data/fmnist --out fmnist.vpkg    # add --workers pcA,pcB to spread it
+  trainer verify fmnist.vpkg
+  trainer push-model fmnist.vpkg --hub 192.168.1.10:7700
+  trainer models
+
+See docs/training.md."""
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _hub_options(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--hub", metavar="HOST:PORT", help="the hub (default: the credential's)")
+    cmd.add_argument(
+        "--credential",
+        type=Path,
+        help="the trainer's credential from `hub add-peer --role trainer` "
+        f"(default: ${hubclient.CREDENTIAL_ENV} or {hubclient.DEFAULT_CREDENTIAL})",
+    )
+
+
+def _key_option(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument(
+        "--keys",
+        type=Path,
+        help=f"folder of trainer.key and trainer.pub (default: ${publish.KEY_DIR_ENV} "
+        f"or {publish.DEFAULT_KEY_DIR})",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every subcommand and its flags."""
+    parser = part_parser("trainer", DESCRIPTION)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _key_option(sub.add_parser("keygen", help="make the signing key pair (trainer.key, .pub)"))
+    verify = sub.add_parser("verify", help="check a package's signature and hashes")
+    verify.add_argument("package", type=Path)
+    _key_option(verify)
+    push = sub.add_parser("push-model", help="upload a package to the hub and assign it")
+    push.add_argument("package", type=Path)
+    push.add_argument(
+        "--edge", action="append", default=[], metavar="NAME", help="only this edge (repeatable)"
+    )
+    _hub_options(push)
+    _key_option(push)
+    _hub_options(sub.add_parser("models", help="the hub's versions and which edge runs which"))
+    assign = sub.add_parser("assign", help="run a stored version (an older one rolls back)")
+    assign.add_argument("version")
+    assign.add_argument(
+        "--edge", action="append", default=[], metavar="NAME", help="only this edge (repeatable)"
+    )
+    _hub_options(assign)
+    return parser
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    """trainer keygen"""
+    directory = publish.key_dir(args.keys)
+    ident = publish.keygen(directory)
+    print(f"trainer: key {ident} written to {directory / publish.PRIVATE_NAME} (keep private)")
+    print(f"trainer: give the edges {directory / publish.PUBLIC_NAME}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """trainer verify PKG"""
+    package = publish.verify(args.package, publish.key_dir(args.keys) / publish.PUBLIC_NAME)
+    publish.describe(package, sys.stdout)
+    print(f"trainer: {args.package} is intact and signed by the trusted key")
+    return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    """trainer push-model PKG"""
+    public = publish.key_dir(args.keys) / publish.PUBLIC_NAME
+    pushed = publish.push(
+        hubclient.link(args.credential, args.hub), args.package, public, args.edge
+    )
+    edges = ", ".join(pushed.assigned.edges) or "no edge yet (every edge that joins)"
+    print(f"trainer: {pushed.stored.version} stored (sha256 {pushed.stored.sha256[:16]}...)")
+    print(f"trainer: {pushed.assigned.version} assigned to {edges}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """trainer models"""
+    publish.print_models(hubclient.models(hubclient.link(args.credential, args.hub)), sys.stdout)
+    return 0
+
+
+def cmd_assign(args: argparse.Namespace) -> int:
+    """trainer assign VERSION"""
+    done = hubclient.assign(hubclient.link(args.credential, args.hub), args.version, args.edge)
+    print(f"trainer: {done.version} assigned to {', '.join(done.edges) or 'no edge yet'}")
+    return 0
+
+
+HANDLERS: dict[str, Handler] = {
+    "keygen": cmd_keygen,
+    "verify": cmd_verify,
+    "push-model": cmd_push,
+    "models": cmd_models,
+    "assign": cmd_assign,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `trainer` command."""
-    parser = part_parser("trainer", DESCRIPTION)
-    parser.parse_args(argv)
-    parser.print_help()
-    return 0
+    args = build_parser().parse_args(argv)
+    setup_logging("trainer", args.verbose)
+    try:
+        return HANDLERS[args.command](args)
+    except (ConfigError, PackageError, WireError, FileExistsError, ValueError) as exc:
+        print(f"trainer: {exc}", file=sys.stderr)
+        return 2

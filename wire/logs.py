@@ -21,9 +21,17 @@ class _PartFormatter(logging.Formatter):
         return super().format(record)
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is at the time (a caller may have replaced it since)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def setup_logging(part: str, verbose: bool = False) -> None:
     """Log to stderr, one line per event, as `part/module`."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     handler.setFormatter(_PartFormatter(part))
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h.formatter, _PartFormatter)]:

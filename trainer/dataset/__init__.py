@@ -1,0 +1,1 @@
+"""Datasets: a folder with one subfolder per class; checking, importing, splitting."""
