@@ -87,7 +87,7 @@ PHASE_LIMIT_S = 600.0  # a reader waiting longer for the parent's go gives up
 GST_PYTHON = "/usr/bin/python3"  # Debian's, with python3-gi and GstRtspServer
 GST_SCRIPT = Path(__file__).with_name("gst_rtsp_server.py")
 HOST = "127.0.0.1"
-LEVELS = (8, 16, 32, 48, 64)
+LEVELS = (8, 16, 32, 64, 96, 128, 160, 192)
 QUICK_LEVELS = (8, 32)
 
 Message = tuple[str, object]
