@@ -91,4 +91,33 @@ SAMPLES: list[tuple[m.Message, int]] = [
     (m.ModelAssigned(version="v3", edges=["edge-1"]), 0),
     (m.ModelOffer(version="v3", sha256=HEX, size=300), 300),
     (m.ModelReport(version="v3", state="refused", reason="bad signature"), 0),
+    (m.ModelListRequest(limit=0), 0),
+    (
+        m.ModelList(
+            models=[
+                m.ModelEntry(
+                    version="v3", sha256=HEX, size=300, uploaded_ms=5, uploaded_by="trainer-1"
+                )
+            ],
+            edges=[
+                m.EdgeModel(
+                    edge="edge-1",
+                    assigned="v3",
+                    reported="v3",
+                    state="running",
+                    reason="",
+                    reported_ms=6,
+                ),
+                m.EdgeModel(
+                    edge="edge-2",
+                    assigned=None,
+                    reported=None,
+                    state=None,
+                    reason="",
+                    reported_ms=None,
+                ),
+            ],
+        ),
+        0,
+    ),
 ]

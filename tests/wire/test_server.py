@@ -55,6 +55,7 @@ def test_permission_table_covers_every_client_message() -> None:
         "model_stored",
         "model_assigned",
         "model_offer",
+        "model_list",
     }
     client_kinds = {cls.NAME for cls in m.REGISTRY.values()} - sent_by_hub - {"hello", "auth"}
     granted = set().union(*HUB_PERMISSIONS.values()) | SESSION_KINDS
