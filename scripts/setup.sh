@@ -20,6 +20,8 @@ REQUIREMENTS=(
   "gst-inspect-1.0 videoconvert|gstreamer1.0-plugins-base"
   "/usr/bin/python3 -c 'import gi'|python3-gi"
   "/usr/bin/python3 -c 'import gi; gi.require_version(\"GstRtspServer\", \"1.0\")'|gir1.2-gst-rtsp-server-1.0"
+  # The trainer's tests, benchmark and demo learn Fashion-MNIST from Debian's package.
+  "test -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz|dataset-fashion-mnist"
 )
 
 missing=()

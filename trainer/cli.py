@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from trainer import hubclient, publish
+from trainer.dataset.layout import DatasetError
 from wire.cli import part_parser
 from wire.config import ConfigError
 from wire.errors import WireError
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Every subcommand and its flags."""
     parser = part_parser("trainer", DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _dataset_parser(sub)
     _key_option(sub.add_parser("keygen", help="make the signing key pair (trainer.key, .pub)"))
     verify = sub.add_parser("verify", help="check a package's signature and hashes")
     verify.add_argument("package", type=Path)
@@ -77,6 +79,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _hub_options(assign)
     return parser
+
+
+def _dataset_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    dataset = sub.add_parser("dataset", help="check a dataset folder, or import one")
+    verbs = dataset.add_subparsers(dest="verb", required=True, metavar="VERB")
+    check = verbs.add_parser("check", help="counts, unreadable files, duplicates, imbalance")
+    check.add_argument("folder", type=Path)
+    imp = verbs.add_parser("import", help="write a known dataset as one folder per class")
+    imp.add_argument("name", choices=["fashion-mnist"], help="the dataset")
+    imp.add_argument("folder", type=Path, help="where to write it (train/ and test/)")
+    imp.add_argument("--source", type=Path, help="the Debian package's files (default: its path)")
+    imp.add_argument("--limit", type=int, help="at most N images per class and half")
+    imp.add_argument("--overwrite", action="store_true", help="replace an earlier import")
+
+
+def cmd_dataset(args: argparse.Namespace) -> int:
+    """trainer dataset check|import"""
+    from trainer.dataset import check, fashion  # noqa: PLC0415 - only this command reads images
+
+    if args.verb == "check":
+        report = check.check(args.folder)
+        check.print_report(report, sys.stdout)
+        return 0 if report.ok else 1
+    options = {"source": args.source} if args.source else {}
+    summary = fashion.import_fashion_mnist(
+        args.folder,
+        overwrite=args.overwrite,
+        limit=args.limit,
+        progress=lambda done, total: print(f"trainer: {done:,}/{total:,} images", flush=True),
+        **options,
+    )
+    fashion.print_import_summary(summary, sys.stdout)
+    return 0
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
@@ -122,6 +157,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
 
 
 HANDLERS: dict[str, Handler] = {
+    "dataset": cmd_dataset,
     "keygen": cmd_keygen,
     "verify": cmd_verify,
     "push-model": cmd_push,
@@ -136,6 +172,6 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging("trainer", args.verbose)
     try:
         return HANDLERS[args.command](args)
-    except (ConfigError, PackageError, WireError, FileExistsError, ValueError) as exc:
+    except (ConfigError, DatasetError, PackageError, WireError, FileExistsError, ValueError) as exc:
         print(f"trainer: {exc}", file=sys.stderr)
         return 2
