@@ -1,0 +1,1 @@
+"""Getting sightings to the hub: the on-disk spool and the uplink that drains it."""

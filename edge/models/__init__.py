@@ -1,0 +1,1 @@
+"""The models an edge runs: verified, smoke-tested, swapped in between frames, rolled back."""

@@ -1,0 +1,1 @@
+"""The edge's ties to its machine: node metrics, systemd notifications, signals, safe files."""
