@@ -420,3 +420,189 @@ class ModelList(Message):
 
     models: list[ModelEntry]
     edges: list[EdgeModel]
+
+
+# --- trainer workers: trainer (coordinator) -> worker -> trainer ---------------------------------
+
+Attempt = Annotated[int, Field(ge=1)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+HostPort = Annotated[str, StringConstraints(pattern=r"^[^\s:]+:[0-9]{1,5}$")]
+Phase = Annotated[str, StringConstraints(max_length=64)]
+Metrics = Annotated[
+    dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], float],
+    Field(max_length=64),
+]
+FileName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+SpecValue = str | int | float | bool | None
+Spec = Annotated[
+    dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], SpecValue],
+    Field(max_length=128),
+]
+
+
+def _body_is(msg: Message, size: int, body_len: int) -> None:
+    if body_len != size:
+        raise MessageError(f"message '{msg.NAME}': size {size} != body {body_len}")
+
+
+@kind(60, "worker_info_request")
+class WorkerInfoRequest(Message):
+    """Trainer: who are you and what do you run? Carries the trainer's own versions."""
+
+    vigia: Version
+    tensorflow: Version
+    keras: Version
+    python: Version
+
+
+@kind(61, "worker_info")
+class WorkerInfo(Message):
+    """Worker: its name, versions (all must match the trainer's), CPUs and current job."""
+
+    worker: Name
+    vigia: Version
+    tensorflow: Version
+    keras: Version
+    python: Version
+    cpus: Count
+    job: Uuid | None
+
+
+@kind(62, "dataset_offer")
+class DatasetOffer(Message):
+    """Trainer: do you hold the dataset with this digest? Its tar would take `size` bytes."""
+
+    digest: Hex64
+    size: Count
+
+
+@kind(63, "dataset_status")
+class DatasetStatus(Message):
+    """Worker: whether the dataset is in its cache (after an offer, or once an upload is in)."""
+
+    digest: Hex64
+    cached: bool
+
+
+@kind(64, "dataset_upload", Body.FILE)
+class DatasetUpload(Message):
+    """Trainer: the dataset with this digest, as a tar file (the body)."""
+
+    digest: Hex64
+    size: Count
+    sha256: Hex64
+
+    def check_body(self, body_len: int) -> None:
+        """The body is the whole tar, `size` bytes."""
+        _body_is(self, self.size, body_len)
+
+
+@kind(65, "job_prepare")
+class JobPrepare(Message):
+    """Trainer: reserve a TensorFlow collective port for this attempt of a job."""
+
+    job: Uuid
+    attempt: Attempt
+    dataset: Hex64
+
+
+@kind(66, "job_ready")
+class JobReady(Message):
+    """Worker: the port reserved for the attempt's TensorFlow traffic."""
+
+    job: Uuid
+    attempt: Attempt
+    port: Port
+
+
+@kind(67, "job_start", Body.FILE)
+class JobStart(Message):
+    """Trainer: run the attempt as task `index` of `cluster`; the body (empty: none) is a
+    checkpoint tar that seeds the task's backup directory."""
+
+    job: Uuid
+    attempt: Attempt
+    spec: Spec
+    dataset: Hex64
+    cluster: Annotated[list[HostPort], Field(min_length=1, max_length=64)]
+    index: Count
+    checkpoint_epoch: Count | None
+    size: Count
+
+    def check_body(self, body_len: int) -> None:
+        """The body is the checkpoint tar, `size` bytes (0: no checkpoint)."""
+        _body_is(self, self.size, body_len)
+
+
+@kind(68, "job_started")
+class JobStarted(Message):
+    """Worker: the task process is running."""
+
+    job: Uuid
+    attempt: Attempt
+    index: Count
+
+
+@kind(69, "job_progress")
+class JobProgress(Message):
+    """Worker: its task finished an epoch."""
+
+    job: Uuid
+    attempt: Attempt
+    index: Count
+    phase: Phase
+    epoch: Count
+    epochs: Count
+    metrics: Metrics
+
+
+@kind(70, "job_checkpoint", Body.FILE)
+class JobCheckpoint(Message):
+    """Worker (the chief's): the task's backup directory as a tar, holding `epoch` epochs."""
+
+    job: Uuid
+    attempt: Attempt
+    phase: Phase
+    epoch: Count
+    size: Count
+    sha256: Hex64
+
+    def check_body(self, body_len: int) -> None:
+        """The body is the tar, `size` bytes."""
+        _body_is(self, self.size, body_len)
+
+
+@kind(71, "job_result", Body.FILE)
+class JobResult(Message):
+    """Worker (the chief's): the trained model file (the body)."""
+
+    job: Uuid
+    attempt: Attempt
+    filename: FileName
+    size: Count
+    sha256: Hex64
+
+    def check_body(self, body_len: int) -> None:
+        """The body is the model file, `size` bytes."""
+        _body_is(self, self.size, body_len)
+
+
+@kind(72, "job_done")
+class JobDone(Message):
+    """Worker: its task ended: ok, failed (with the reason) or cancelled."""
+
+    job: Uuid
+    attempt: Attempt
+    index: Count
+    state: Literal["ok", "failed", "cancelled"]
+    reason: Text
+    weights_sha256: Hex64 | None
+    metrics: Metrics
+
+
+@kind(73, "job_cancel")
+class JobCancel(Message):
+    """Trainer: stop this job's task (prepared or running), for `reason`."""
+
+    job: Uuid
+    reason: Text

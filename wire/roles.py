@@ -35,3 +35,19 @@ HUB_PERMISSIONS: dict[Role, frozenset[str]] = {
 def may_send(permissions: dict[Role, frozenset[str]], role: Role, name: str) -> bool:
     """True if a peer of `role` may send messages named `name` under `permissions`."""
     return name in SESSION_KINDS or name in permissions.get(role, frozenset())
+
+
+WORKER_PERMISSIONS: dict[Role, frozenset[str]] = {
+    Role.TRAINER: frozenset(
+        {
+            "worker_info_request",
+            "dataset_offer",
+            "dataset_upload",
+            "job_prepare",
+            "job_start",
+            "job_cancel",
+        }
+    ),
+}
+"""Message names a trainer (the coordinator) may send to a trainer worker, beyond SESSION_KINDS;
+no other role may send a worker anything."""

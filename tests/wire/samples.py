@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.trainer.distributed.samples import WORKER_SAMPLES
 from wire import messages as m
 from wire.roles import Role
 
@@ -121,3 +122,6 @@ SAMPLES: list[tuple[m.Message, int]] = [
         0,
     ),
 ]
+
+# The trainer-worker kinds (60+) keep their samples beside their own tests.
+SAMPLES += WORKER_SAMPLES
