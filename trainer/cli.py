@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = part_parser("trainer", DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _dataset_parser(sub)
+    _train_parser(sub)
+    _worker_parser(sub)
+    stock = sub.add_parser("stock-model", help="the ImageNet 1000-class model as an int8 package")
+    stock.add_argument("--out", type=Path, required=True, help="the package to write")
+    stock.add_argument("--size", type=int, default=224, choices=[224, 160, 128, 96])
+    stock.add_argument("--version", help="its version (default: imagenet-SIZE-DATE)")
+    _key_option(stock)
     _key_option(sub.add_parser("keygen", help="make the signing key pair (trainer.key, .pub)"))
     verify = sub.add_parser("verify", help="check a package's signature and hashes")
     verify.add_argument("package", type=Path)
@@ -94,6 +101,50 @@ def _dataset_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     imp.add_argument("--overwrite", action="store_true", help="replace an earlier import")
 
 
+def _train_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    train = sub.add_parser("train", help="learn a dataset's classes; write a signed int8 package")
+    train.add_argument("dataset", type=Path, help="a folder with one subfolder per class")
+    train.add_argument("--out", type=Path, required=True, help="the package to write (.vpkg)")
+    train.add_argument("--config", type=Path, help="train.toml with any TrainSpec setting")
+    train.add_argument("--version", help="the model's version (default: DATASET-DATE-TIME)")
+    train.add_argument("--size", type=int, choices=[224, 160, 128, 96], help="input size")
+    train.add_argument("--epochs", type=int, help="epochs of the new head (backbone frozen)")
+    train.add_argument("--finetune-epochs", type=int, help="epochs with the top blocks unfrozen")
+    train.add_argument("--finetune-blocks", type=int, help="how many top blocks to unfreeze")
+    train.add_argument("--batch", type=int, help="batch size")
+    train.add_argument("--seed", type=int, help="seed of the split, augmentation and init")
+    train.add_argument("--max-per-class", type=int, help="at most N training images per class")
+    train.add_argument("--no-augment", action="store_true", help="no augmentation")
+    train.add_argument(
+        "--workers", help="train on these LAN workers (names of credentials in --workers-dir)"
+    )
+    train.add_argument("--workers-dir", type=Path, help="default ~/.config/vigia/workers")
+    train.add_argument(
+        "--rejoin-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how long to wait for a dead worker before going on without it",
+    )
+    train.add_argument("--workdir", type=Path, help="report and weights (default: OUT.d/)")
+    train.add_argument("--cache-dir", type=Path, help="embeddings cache (~/.cache/vigia)")
+    _key_option(train)
+
+
+def _worker_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    worker = sub.add_parser("worker", help="a LAN PC that trains jobs (port 7710)")
+    verbs = worker.add_subparsers(dest="verb", required=True, metavar="VERB")
+    init = verbs.add_parser("init", help="make its data folder and the trainer's credential")
+    init.add_argument("data", type=Path)
+    init.add_argument("--name", required=True, help="the worker's name, e.g. pc-a")
+    init.add_argument("--port", type=int, default=7710)
+    init.add_argument("--advertise", metavar="HOST:PORT", help="the address the trainer dials")
+    serve = verbs.add_parser("serve", help="serve jobs until SIGTERM or Ctrl-C")
+    serve.add_argument("data", type=Path)
+    serve.add_argument("--host", help="listen address (overrides worker.toml)")
+    serve.add_argument("--port", type=int, help="listen port (overrides worker.toml)")
+
+
 def cmd_dataset(args: argparse.Namespace) -> int:
     """trainer dataset check|import"""
     from trainer.dataset import check, fashion  # noqa: PLC0415 - only this command reads images
@@ -111,6 +162,33 @@ def cmd_dataset(args: argparse.Namespace) -> int:
         **options,
     )
     fashion.print_import_summary(summary, sys.stdout)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """trainer train DATASET --out PKG"""
+    from trainer.train_command import train_command  # noqa: PLC0415 - loads TensorFlow
+
+    return train_command(args)
+
+
+def cmd_stock(args: argparse.Namespace) -> int:
+    """trainer stock-model --out PKG"""
+    from trainer.train_command import stock_command  # noqa: PLC0415 - loads TensorFlow
+
+    return stock_command(args)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """trainer worker init|serve"""
+    from trainer.distributed import serve_worker, worker_init  # noqa: PLC0415
+
+    if args.verb == "init":
+        path = worker_init(args.data, name=args.name, port=args.port, advertise=args.advertise)
+        print(f"trainer: worker {args.name} ready in {args.data}")
+        print(f"trainer: copy {path} to the desktop as ~/.config/vigia/workers/{args.name}.toml")
+        return 0
+    serve_worker(args.data, host=args.host, port=args.port)
     return 0
 
 
@@ -158,6 +236,9 @@ def cmd_assign(args: argparse.Namespace) -> int:
 
 HANDLERS: dict[str, Handler] = {
     "dataset": cmd_dataset,
+    "train": cmd_train,
+    "stock-model": cmd_stock,
+    "worker": cmd_worker,
     "keygen": cmd_keygen,
     "verify": cmd_verify,
     "push-model": cmd_push,

@@ -11,6 +11,7 @@ and never imports `tensorflow` or `tf_keras` itself, so these settings always co
 
 from __future__ import annotations
 
+import logging
 import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -18,5 +19,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf
 import tf_keras as keras
+
+# Their Python loggers chat at INFO (SavedModel assets, sharding callbacks): keep warnings only.
+for _name in ("absl", "tensorflow"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 __all__ = ["keras", "tf"]

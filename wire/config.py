@@ -27,16 +27,21 @@ class ConfigError(ValueError):
 S = TypeVar("S", bound=BaseModel)
 
 
-def load_toml(path: Path, model: type[S], overrides: dict[str, Any] | None = None) -> S:
-    """Parse `path` as TOML into `model`; `overrides` (from command-line flags) win."""
+def read_toml(path: Path) -> dict[str, Any]:
+    """The tables of a TOML file; ConfigError when missing, unreadable or not TOML."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def load_toml(path: Path, model: type[S], overrides: dict[str, Any] | None = None) -> S:
+    """Parse `path` as TOML into `model`; `overrides` (from command-line flags) win."""
+    data = read_toml(path)
     data.update(overrides or {})
     return validate(model, data, str(path))
 
