@@ -1,0 +1,168 @@
+"""The running edge: cameras, vision, the model store and the hub link, wired together.
+
+Threads: per camera, a capture thread (newest frame only) and a vision thread; the model
+interpreters are shared by all cameras; the uplink has its own session and status threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge.capture.camera import Camera
+from edge.config import Camera as CameraSettings
+from edge.config import EdgeConfig, camera_options, pipeline_options, spool_options
+from edge.delivery.spool import Spool, SpoolError
+from edge.delivery.uplink import Uplink
+from edge.models.store import ModelStore
+from edge.modelslot import ModelBundle, Slot
+from edge.sighting import Sighting
+from edge.system.status import StatusSource
+from edge.vision.classify import Classifier
+from edge.vision.pipeline import CameraPipeline, CameraWorker
+from wire import messages as m
+from wire.credential import load_credential
+from wire.package import load_public_key
+
+log = logging.getLogger("vigia.edge")
+
+
+@dataclass
+class CameraUnit:
+    """One camera's capture and vision threads."""
+
+    camera: Camera
+    pipeline: CameraPipeline
+    worker: CameraWorker
+    last_processed: int = 0
+    last_at: float = 0.0
+
+    def fps(self, processed: int) -> float:
+        """Frames processed per second since the previous status."""
+        now = time.monotonic()
+        rate = (processed - self.last_processed) / (now - self.last_at) if self.last_at else 0.0
+        self.last_processed, self.last_at = processed, now
+        return max(rate, 0.0)
+
+
+class Edge:
+    """Everything `edge run` starts; `stop` leaves the spool intact."""
+
+    def __init__(self, config: EdgeConfig) -> None:
+        self.config = config
+        self.models: Slot[ModelBundle] = Slot()
+        self.classifier: Slot[Classifier] = Slot()
+        self.models.listen(self._load_classifier)
+        self.spool = Spool(config.spool_dir, spool_options(config))
+        self.uplink = Uplink(
+            load_credential(config.node.credential),
+            self.spool,
+            status_source=StatusSource(
+                self.camera_statuses, self._model_version, extra_flags=self.spool.status_flags
+            ),
+            on_model=self._offered,
+            incoming_dir=config.node.data_dir / "incoming",
+        )
+        self.store = ModelStore(
+            config.models_dir,
+            load_public_key(config.node.trainer_key),
+            self.models,
+            on_report=self.uplink.report,
+        )
+        self.units = [self._unit(camera) for camera in config.camera]
+
+    def _unit(self, camera_config: CameraSettings) -> CameraUnit:
+        camera = Camera(camera_options(camera_config), on_state=self._camera_state)
+        pipeline = CameraPipeline(
+            camera_config.name,
+            pipeline_options(self.config, camera_config),
+            self.classifier,
+            self._sighting,
+        )
+        return CameraUnit(camera, pipeline, CameraWorker(pipeline, camera.latest))
+
+    def start(self) -> None:
+        """Load the model, start the hub link, then every camera."""
+        self.store.start()
+        if self.store.current is None and self.config.node.model is not None:
+            result = self.store.install_file(self.config.node.model)
+            log.info("installed %s from %s: %s", result.version, self.config.node.model,
+                     result.state)  # fmt: skip
+        if self.store.current is None:
+            log.warning("no model yet: cameras run motion only until the hub sends one")
+        self.uplink.start()
+        for unit in self.units:
+            unit.camera.start()
+            unit.worker.start()
+        log.info("edge running %d camera(s)", len(self.units))
+
+    def stop(self) -> None:
+        """Stop cameras first (no new sightings), then the hub link; the spool stays."""
+        for unit in self.units:
+            unit.worker.stop()
+            unit.camera.stop()
+        self.uplink.stop()
+        log.info("edge stopped; %d event(s) wait in the spool", len(self.spool))
+
+    def healthy(self) -> bool:
+        """Every camera's threads still run (the systemd watchdog stops pinging otherwise)."""
+        return all(unit.worker.alive and unit.camera.alive for unit in self.units)
+
+    def camera_statuses(self) -> list[m.CameraStatus]:
+        """Every camera's figures for the status message."""
+        statuses = []
+        for unit in self.units:
+            stats = unit.pipeline.stats(unit.camera.latest)
+            capture = unit.camera.stats()
+            statuses.append(
+                m.CameraStatus(
+                    camera=unit.pipeline.camera,
+                    online=capture.online,
+                    fps=unit.fps(stats.processed),
+                    inference_ms=stats.inference_ms or 0.0,
+                    frames_in=capture.frames_in,
+                    processed=stats.processed,
+                    dropped=capture.dropped,
+                    queue_depth=capture.depth,
+                )
+            )
+        return statuses
+
+    def _model_version(self) -> str | None:
+        bundle = self.models.current
+        return None if bundle is None else bundle.version
+
+    def _load_classifier(self, bundle: ModelBundle) -> None:
+        """A new model: build its interpreters, then swap it in (between frames)."""
+        inference = self.config.inference
+        classifier = Classifier(
+            bundle,
+            threads=inference.threads,
+            pool=inference.interpreters,
+            max_batch=inference.max_batch,
+        )
+        self.classifier.put(classifier)
+        log.info("model %s running (%d classes)", bundle.version, len(bundle.labels))
+
+    def _offered(self, offer: m.ModelOffer, package: Path) -> None:
+        """The hub sent a model: the store checks it, swaps it in, reports."""
+        self.store.accept_offer(offer, package)
+
+    def _camera_state(self, camera: str, online: bool) -> None:
+        log.info("camera %s %s", camera, "online" if online else "offline")
+        self.uplink.status_now()
+
+    def _sighting(self, sighting: Sighting) -> None:
+        try:
+            self.uplink.submit(sighting)
+        except SpoolError as exc:
+            log.error("camera %s: sighting %s lost: %s", sighting.camera, sighting.event_id, exc)
+
+
+def wait_for_stop(stop: threading.Event) -> None:
+    """Block until `stop` is set (by a signal handler)."""
+    while not stop.wait(1.0):
+        pass

@@ -1,0 +1,158 @@
+"""The camera pipeline: frames in, one sighting per visit out, with the model read per frame."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.capture.frame import Frame, Pixels
+from edge.capture.latest import LatestFrame
+from edge.modelslot import ModelBundle, Slot
+from edge.sighting import Sighting
+from edge.vision.classify import Classifier
+from edge.vision.motion import MotionOptions
+from edge.vision.pipeline import CameraPipeline, CameraWorker, PipelineOptions
+from edge.vision.tracker import TrackerOptions
+from tests.edge.vision.colour_model import BGR
+
+T0 = 1_800_000_000_000
+WIDTH, HEIGHT = 640, 480
+
+
+def background() -> Pixels:
+    rng = np.random.default_rng(5)
+    coarse = rng.integers(170, 230, (HEIGHT // 16, WIDTH // 16), dtype=np.uint8)
+    grey = cv2.resize(coarse, (WIDTH, HEIGHT), interpolation=cv2.INTER_CUBIC)
+    return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))
+
+
+def frames_of_a_visit(label: str, *, start_seq: int = 1, steps: int = 8) -> list[Frame]:
+    """An empty frame, a square of `label`'s colour crossing in `steps` frames, then 15 empty
+    frames; 100 ms apart from T0 + 100 * (start_seq - 1)."""
+    still = background()
+    pictures = [still]
+    for k in range(steps):
+        pixels = still.copy()
+        x = 80 + 50 * k
+        pixels[180:300, x : x + 120] = BGR[label]
+        pictures.append(pixels)
+    pictures += [still] * 15
+    return [
+        Frame("gate", start_seq + i, T0 + 100 * (start_seq - 1 + i), pixels)
+        for i, pixels in enumerate(pictures)
+    ]
+
+
+#: One warm-up frame: these tests start with one empty frame.
+OPTIONS = PipelineOptions(
+    motion=MotionOptions(warmup_frames=1), tracker=TrackerOptions(lost_after_ms=800)
+)
+
+
+def test_a_square_crossing_is_one_sighting(colour_model: ModelBundle) -> None:
+    sightings: list[Sighting] = []
+    pipeline = CameraPipeline("gate", OPTIONS, Slot(Classifier(colour_model)), sightings.append)
+    for frame in frames_of_a_visit("blue"):
+        pipeline.process(frame)
+    (sighting,) = sightings
+    assert (sighting.camera, sighting.label, sighting.model_version) == ("gate", "blue", "colour-1")
+    assert uuid.UUID(sighting.event_id).version == 4
+    assert (sighting.started_at, sighting.ended_at) == (T0 + 100, T0 + 800)
+    assert 0.5 < sighting.score <= 1
+    box = sighting.box
+    assert 120 - 8 <= box.h <= 120 + 8 and 180 - 8 <= box.y <= 180 + 4
+    snapshot = cv2.imdecode(np.frombuffer(sighting.snapshot, np.uint8), cv2.IMREAD_COLOR)
+    thumbnail = cv2.imdecode(np.frombuffer(sighting.thumbnail, np.uint8), cv2.IMREAD_COLOR)
+    assert snapshot is not None and thumbnail is not None
+    assert snapshot.shape == (HEIGHT, WIDTH, 3) and max(thumbnail.shape[:2]) == 160
+    event, body = sighting.to_event()  # a valid wire message
+    assert event.label == "blue" and body == sighting.snapshot + sighting.thumbnail
+    stats = pipeline.stats()
+    assert (stats.processed, stats.motion_frames, stats.sightings) == (24, 8, 1)
+    assert stats.crops == 8 and stats.inference_ms is not None and stats.tracks == 0
+
+
+def test_the_model_is_read_once_per_frame_and_a_swap_lands_between_frames(
+    colour_model: ModelBundle,
+) -> None:
+    first = Classifier(colour_model)
+    second = Classifier(dataclasses.replace(colour_model, version="colour-2"))
+    reads: list[int] = []
+    current: list[Classifier | None] = [None]
+
+    def getter() -> Classifier | None:
+        reads.append(1)
+        return current[0]
+
+    sightings: list[Sighting] = []
+    pipeline = CameraPipeline("gate", OPTIONS, getter, sightings.append)
+    frames = frames_of_a_visit("red") + frames_of_a_visit("green", start_seq=25)
+    for index, frame in enumerate(frames):
+        if index == 3:
+            current[0] = first  # arrives mid-visit: the rest of the visit is classified
+        if index == 24:  # between the visits
+            current[0] = second
+        pipeline.process(frame)
+    assert len(reads) == len(frames)
+    assert [(s.label, s.model_version) for s in sightings] == [
+        ("red", "colour-1"),
+        ("green", "colour-2"),
+    ]
+    assert sightings[0].started_at == T0 + 300  # frames before the model were not classified
+    assert pipeline.stats().crops == 6 + 8
+
+
+def test_no_model_no_sightings_and_a_failing_handler_is_survived(
+    colour_model: ModelBundle,
+) -> None:
+    quiet = CameraPipeline("gate", OPTIONS, Slot[Classifier](), lambda s: None)
+    for frame in frames_of_a_visit("red"):
+        quiet.process(frame)
+    stats = quiet.stats()
+    assert (stats.motion_frames, stats.crops, stats.sightings) == (8, 0, 0)
+
+    def broken(_: Sighting) -> None:
+        raise RuntimeError("spool full")
+
+    pipeline = CameraPipeline("gate", OPTIONS, Slot(Classifier(colour_model)), broken)
+    for frame in frames_of_a_visit("red") + frames_of_a_visit("blue", start_seq=25):
+        pipeline.process(frame)
+    assert pipeline.stats().sightings == 2
+
+
+def test_the_worker_keeps_to_its_rate_and_finishes_the_visit_in_progress(
+    colour_model: ModelBundle,
+) -> None:
+    sightings: list[Sighting] = []
+    options = dataclasses.replace(
+        OPTIONS, fps_limit=5, tracker=TrackerOptions(lost_after_ms=60_000)
+    )
+    pipeline = CameraPipeline("gate", options, Slot(Classifier(colour_model)), sightings.append)
+    latest = LatestFrame()
+    worker = CameraWorker(pipeline, latest)
+    worker.start()
+    still = background()
+    started = time.monotonic()
+    for k in range(60):  # 1.2 s at 50 frames a second: empty, then a square at 200 px/s
+        pixels = still.copy()
+        if k >= 10:
+            pixels[180:300, 4 * k : 120 + 4 * k] = BGR["green"]
+        latest.put(Frame("gate", k + 1, T0 + 20 * k, pixels))
+        time.sleep(max(0.0, started + 0.02 * (k + 1) - time.monotonic()))
+    worker.stop()
+    stats = worker.stats()
+    assert 4 <= stats.processed <= 9  # about 5 a second for 1.2 s
+    assert stats.frames_in == 60
+    assert stats.dropped + stats.processed + stats.queue_depth == 60
+    assert [s.label for s in sightings] == ["green"]  # reported at stop, still in progress
+
+
+@pytest.mark.parametrize("rate", [0.0, -1.0])
+def test_options_are_checked(rate: float) -> None:
+    with pytest.raises(ValueError, match="fps_limit"):
+        PipelineOptions(fps_limit=rate)

@@ -1,0 +1,124 @@
+"""The tracker: detections frame by frame become one visit per object, with its best view."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge.vision.classify import Prediction
+from edge.vision.geometry import Rect
+from edge.vision.tracker import Detection, FrameContext, Tracker, TrackerOptions, Visit
+
+WIDTH, HEIGHT = 640, 480
+LABELS = ("cat", "dog", "person")
+T0 = 1_800_000_000_000
+
+
+def detection(box: Rect, label: str, score: float) -> Detection:
+    return Detection(box, Prediction(LABELS.index(label), label, score))
+
+
+def frame(at_ms: int, marker: int = 0) -> FrameContext:
+    """A frame at `at_ms`; its first pixel holds `marker` so a kept frame can be recognised."""
+    pixels = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    pixels[0, 0, 0] = marker
+    return FrameContext(at_ms, pixels, "m1")
+
+
+def feed(tracker: Tracker, frames: list[list[Detection]], start: int = T0) -> list[Visit]:
+    """One frame every 100 ms from `start`, then empty frames until everything ended."""
+    visits: list[Visit] = []
+    for k, detections in enumerate(frames):
+        visits += tracker.update(detections, frame(start + 100 * k, marker=k))
+    at = start + 100 * len(frames)
+    while tracker.active:
+        visits += tracker.update([], frame(at))
+        at += 100
+    return visits
+
+
+def walk(steps: int, label: str = "cat", score: float = 0.8, dx: int = 20) -> list[list[Detection]]:
+    return [[detection(Rect(100 + dx * k, 200, 80, 80), label, score)] for k in range(steps)]
+
+
+def test_one_object_across_frames_is_one_visit_once_it_is_lost() -> None:
+    tracker = Tracker(TrackerOptions(lost_after_ms=500))
+    visits = []
+    for k, detections in enumerate(walk(6)):
+        visits += tracker.update(detections, frame(T0 + 100 * k))
+    assert visits == [] and tracker.active == 1
+    assert tracker.update([], frame(T0 + 500 + 400)) == []  # 400 ms unseen: not yet
+    (visit,) = tracker.update([], frame(T0 + 500 + 500))
+    assert (visit.label, visit.started_ms, visit.ended_ms) == ("cat", T0, T0 + 500)
+    assert (visit.frames, visit.counted, visit.best.model_version) == (6, 6, "m1")
+    assert tracker.active == 0
+
+
+def test_too_few_sure_frames_is_no_visit() -> None:
+    tracker = Tracker(TrackerOptions(min_frames=3))
+    assert feed(tracker, walk(2)) == []
+    unsure = walk(5, score=0.4)  # under the default threshold 0.5
+    assert feed(tracker, unsure) == []
+    assert len(feed(tracker, walk(3))) == 1
+
+
+def test_each_class_has_its_threshold() -> None:
+    options = TrackerOptions(thresholds={"person": 0.9}, default_threshold=0.5)
+    assert feed(Tracker(options), walk(5, label="person", score=0.8)) == []
+    assert len(feed(Tracker(options), walk(5, label="person", score=0.95))) == 1
+    assert len(feed(Tracker(options), walk(5, label="dog", score=0.6))) == 1
+
+
+def test_the_label_is_the_class_with_the_highest_summed_score() -> None:
+    frames = walk(4, label="dog", score=0.6) + [
+        [detection(Rect(180 + 20 * k, 200, 80, 80), "cat", 0.9)] for k in range(2)
+    ]
+    (visit,) = feed(Tracker(), frames)
+    assert visit.label == "dog"  # 2.4 against 1.8
+    assert visit.totals == pytest.approx({"dog": 2.4, "cat": 1.8})
+    assert visit.best.label == "dog" and visit.best.score == 0.6
+
+
+def test_the_best_view_is_large_sure_and_not_cut_by_the_border() -> None:
+    frames = [
+        [detection(Rect(300, 200, 40, 40), "cat", 0.9)],  # small
+        [detection(Rect(290, 190, 160, 160), "cat", 0.8)],  # large, inside: best
+        [detection(Rect(480, 180, 160, 160), "cat", 0.95)],  # large, touches the right edge
+        [detection(Rect(300, 200, 150, 150), "cat", 0.6)],  # large, less sure
+    ]
+    (visit,) = feed(Tracker(TrackerOptions(iou_threshold=0.01, centre_distance=2)), frames)
+    assert visit.best.box == Rect(290, 190, 160, 160)
+    assert int(visit.best.pixels[0, 0, 0]) == 1  # the frame of that view was kept
+    assert visit.best.score == 0.8 and visit.best.at_ms == T0 + 100
+
+
+def test_a_fast_mover_is_followed_by_its_centre_a_far_object_is_another() -> None:
+    fast = [[detection(Rect(50 + 100 * k, 200, 80, 80), "cat", 0.8)] for k in range(5)]
+    (visit,) = feed(Tracker(TrackerOptions(centre_distance=1.5)), fast)  # no IoU between frames
+    assert visit.frames == 5
+    jump = [
+        [detection(Rect(50 + 10 * k + 400 * (k >= 3), 200, 80, 80), "cat", 0.8)] for k in range(6)
+    ]
+    visits = feed(Tracker(TrackerOptions(centre_distance=1.5)), jump)  # 400 px: too far
+    assert [(v.frames, v.best.box.x < 300) for v in visits] == [(3, True), (3, False)]
+
+
+def test_two_objects_at_once_are_two_visits() -> None:
+    frames = [
+        [
+            detection(Rect(100 + 10 * k, 100, 60, 60), "cat", 0.8),
+            detection(Rect(400 - 10 * k, 300, 70, 70), "person", 0.7),
+        ]
+        for k in range(5)
+    ]
+    visits = feed(Tracker(), frames)
+    assert sorted(v.label for v in visits) == ["cat", "person"]
+    assert all(v.frames == 5 for v in visits)
+
+
+def test_flush_ends_the_confirmed_tracks_now() -> None:
+    tracker = Tracker()
+    for k, detections in enumerate([*walk(4), [detection(Rect(500, 50, 50, 50), "dog", 0.9)]]):
+        tracker.update(detections, frame(T0 + 100 * k))
+    visits = tracker.flush()
+    assert [v.label for v in visits] == ["cat"] and tracker.active == 0
