@@ -20,10 +20,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from edge.capture.camera import CameraOptions
 from edge.capture.source import SourceOptions
+from edge.capture.url import check_url
 from edge.delivery.spool import SpoolOptions
 from edge.vision.motion import MotionOptions
 from edge.vision.pipeline import PipelineOptions
@@ -87,6 +88,12 @@ class Camera(Settings):
     vision: dict[str, float | int] = Field(default_factory=dict)
     #: Polygons (full-frame pixels) whose motion is ignored.
     masks: list[list[Point]] = Field(default_factory=list)
+
+    @field_validator("url")
+    @classmethod
+    def _known_kind(cls, url: str) -> str:
+        check_url(url)  # rtsp://, picamera2:N, v4l2:/dev/videoN or file:PATH
+        return url
 
 
 class EdgeConfig(Settings):
