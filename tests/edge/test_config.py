@@ -90,3 +90,33 @@ def test_enroll_installs_an_edge_credential_privately_and_refuses_others(
     assert main(["enroll", str(credentials / "edge-door.toml"), "--config", str(config)]) == 0
     assert target.read_bytes() == (credentials / "edge-door.toml").read_bytes()
     assert target.stat().st_mode & 0o777 == 0o600
+
+
+def test_edge_check_opens_each_camera_and_says_what_the_model_sees(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import cv2  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    from tests.edge.models.packages import make_package  # noqa: PLC0415
+    from wire.package import new_key, save_keys  # noqa: PLC0415
+
+    key = new_key()
+    save_keys(key, tmp_path / "trainer.key", tmp_path / "trainer.pub")
+    package = make_package(tmp_path / "m.vpkg", key, version="check-1")
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for _ in range(5):
+        writer.write(np.full((48, 64, 3), 200, np.uint8))
+    writer.release()
+    config = tmp_path / "edge.toml"
+    config.write_text(
+        f'[node]\ntrainer_key = "{tmp_path / "trainer.pub"}"\ndata_dir = "{tmp_path / "data"}"\n'
+        f'model = "{package}"\n\n[[camera]]\nname = "clip"\nurl = "file:{video}"\n\n'
+        f'[[camera]]\nname = "gone"\nurl = "file:{tmp_path / "missing.avi"}"\n'
+    )
+    assert main(["check", "--config", str(config)]) == 1  # the second camera fails
+    said = capsys.readouterr().out
+    assert "model: check-1, 3 classes" in said
+    assert re.search(r"camera clip: 64x48 frame; the model sees (cat|dog|person) \(0\.\d\d\)", said)
+    assert "camera gone: FAILED" in said
