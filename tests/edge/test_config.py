@@ -105,7 +105,7 @@ def test_edge_check_opens_each_camera_and_says_what_the_model_sees(
     save_keys(key, tmp_path / "trainer.key", tmp_path / "trainer.pub")
     package = make_package(tmp_path / "m.vpkg", key, version="check-1")
     video = tmp_path / "clip.avi"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"MJPG"), 10, (64, 48))
     for _ in range(5):
         writer.write(np.full((48, 64, 3), 200, np.uint8))
     writer.release()
