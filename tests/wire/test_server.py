@@ -107,7 +107,8 @@ def test_revoking_a_peer_cuts_its_live_sessions(hub: RunningHub) -> None:
     with pytest.raises(RemoteError, match="revoked: revoked by admin"):
         edge.receive()
     assert subscribe_round_trip(watcher) == 0
-    assert [c.peer.name for c in hub.server.sessions() if c.peer] == ["watcher-1"]
+    # The error reaches the edge before the server's thread has dropped the session: wait.
+    assert wait_for(lambda: [c.peer.name for c in hub.server.sessions() if c.peer] == ["watcher-1"])
     assert wait_for(lambda: hub.handler.closed == ["revoked: revoked by admin"])
 
 
