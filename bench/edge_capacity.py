@@ -181,14 +181,15 @@ def stop(proc: Proc | None) -> None:
 
 
 def warnings_in(log: Path) -> int:
-    """Lines of a log that warn or report an error."""
+    """How many lines of a log warn or report an error; the first few go to stderr."""
     try:
-        text = log.read_text(errors="replace")
+        lines = log.read_text(errors="replace").split("\n")
     except OSError:
         return 0
-    return sum(
-        any(w in line for w in ("WARNING", "ERROR", "Traceback")) for line in text.split("\n")
-    )
+    found = [line for line in lines if any(w in line for w in ("WARNING", "ERROR", "Traceback"))]
+    for line in found[:3]:
+        print(f"{log.parent.name}/{log.name}: {line}", file=sys.stderr)
+    return len(found)
 
 
 # --- what every phase shares -------------------------------------------------------------------
@@ -589,6 +590,7 @@ def no_motion_rounds(
             rounds.append((edge, bare))
     finally:
         stop(cameras.proc)
+        args.warnings += warnings_in(cameras.proc.log)
     return rounds
 
 
@@ -689,6 +691,7 @@ def latency_phase(setup: Setup, reader: Reader, args: argparse.Namespace) -> Lat
     finally:
         stop(edge)
         stop(cameras.proc)  # the scenes log their last visits (as partial: left out)
+        args.warnings += warnings_in(cameras.proc.log) + (warnings_in(edge.log) if edge else 0)
     latency = Latency(cameras.count, window)
     visits = [t for t in read_truth(cameras.truth) if ready_ms < t.enter_ms and t.leave_ms < end_ms]
     for truth in visits:

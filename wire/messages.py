@@ -209,9 +209,37 @@ class Event(Message):
             )
 
 
+@kind(23, "event_end", Body.BYTES)
+class EventEnd(Message):
+    """Edge: the sighting `event_id` (sent when its visit was confirmed) has ended; its final
+    values. `end_id` is this message's own idempotency key. Body: a better full-frame snapshot
+    JPEG, then its thumbnail JPEG, when the best view changed since; else empty (both lens 0)."""
+
+    end_id: Uuid
+    event_id: Uuid
+    camera: Name
+    label: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    score: Annotated[float, Field(ge=0, le=1)]
+    ended_at: Millis
+    box: Box
+    snapshot_len: Count
+    thumbnail_len: Count
+
+    def check_body(self, body_len: int) -> None:
+        """The body is exactly the snapshot followed by the thumbnail, or empty."""
+        if self.snapshot_len + self.thumbnail_len != body_len:
+            raise MessageError(
+                f"message 'event_end': snapshot_len {self.snapshot_len} + thumbnail_len "
+                f"{self.thumbnail_len} != body length {body_len}"
+            )
+        if (self.snapshot_len == 0) != (self.thumbnail_len == 0):
+            raise MessageError("message 'event_end': a snapshot needs its thumbnail and back")
+
+
 @kind(21, "event_ack")
 class EventAck(Message):
-    """Hub: the event is durable (committed, image fsynced); `duplicate` if it already was."""
+    """Hub: the event (or event_end: then `event_id` is its `end_id`) is durable (committed,
+    images fsynced); `duplicate` if it already was."""
 
     event_id: Uuid
     seq: Count
@@ -258,6 +286,7 @@ class EventKind(StrEnum):
     """What a log entry records."""
 
     SIGHTING = "sighting"
+    SIGHTING_END = "sighting_end"  # the final values of the sighting named by `ends`
     CAMERA_OFFLINE = "camera_offline"
     CAMERA_ONLINE = "camera_online"
 
@@ -292,6 +321,7 @@ class LogEntry(Message):
     ended_at: Millis
     box: Box | None
     model_version: Version | None
+    ends: Uuid | None = None  # for a sighting_end: the sighting it ends (whose row to update)
 
 
 @kind(32, "caught_up")
