@@ -111,6 +111,11 @@ def _train_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     train.add_argument("--epochs", type=int, help="epochs of the new head (backbone frozen)")
     train.add_argument("--finetune-epochs", type=int, help="epochs with the top blocks unfrozen")
     train.add_argument("--finetune-blocks", type=int, help="how many top blocks to unfreeze")
+    train.add_argument(
+        "--finetune-on",
+        choices=["images", "cache"],
+        help="fine-tune on augmented images, or on cached activations (fast, one machine)",
+    )
     train.add_argument("--batch", type=int, help="batch size")
     train.add_argument("--seed", type=int, help="seed of the split, augmentation and init")
     train.add_argument("--max-per-class", type=int, help="at most N training images per class")

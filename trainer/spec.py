@@ -27,6 +27,10 @@ class TrainSpec(Settings):
     finetune_epochs: int = Field(default=0, ge=0)
     finetune_blocks: int = Field(default=2, ge=1, le=16)
     finetune_learning_rate: float = Field(default=1e-4, gt=0)
+    #: What phase 2 trains on: "images" (augmented when `augment`), or "cache": the backbone
+    #: below the unfrozen blocks runs once and both phases train on its cached activations
+    #: (tens of times faster, no augmentation; one machine only). See train/oncut.py.
+    finetune_on: Literal["images", "cache"] = "images"
     #: Stop a phase when validation loss has not improved for this many epochs.
     patience: int = Field(default=3, ge=1)
     augment: bool = True

@@ -27,6 +27,7 @@ _FLAGS = {
     "epochs": "head_epochs",
     "finetune_epochs": "finetune_epochs",
     "finetune_blocks": "finetune_blocks",
+    "finetune_on": "finetune_on",
     "batch": "batch_size",
     "seed": "seed",
     "max_per_class": "max_per_class",

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.trainer.train.shapes import make_dataset
-from trainer.cli import main
+from trainer.cli import build_parser, main
 from trainer.train.evaluate import evaluate_tflite
 from trainer.train.images import load_images
+from trainer.train_command import spec_from
 from wire.package import load_public_key, read_package
 
 
@@ -46,3 +47,16 @@ def test_train_names_a_bad_setting(tmp_path: Path, capsys: pytest.CaptureFixture
                  str(config), "--keys", str(tmp_path)])  # fmt: skip
     assert code == 2
     assert "head_epoch" in capsys.readouterr().err
+
+
+def test_finetune_flags_reach_the_spec(tmp_path: Path) -> None:
+    args = build_parser().parse_args(
+        ["train", str(tmp_path), "--out", "x.vpkg", "--finetune-epochs", "2",
+         "--finetune-blocks", "5", "--finetune-on", "cache"]
+    )  # fmt: skip
+    spec = spec_from(args)
+    assert (spec.finetune_epochs, spec.finetune_blocks, spec.finetune_on) == (2, 5, "cache")
+    default = spec_from(build_parser().parse_args(["train", ".", "--out", "x"]))
+    assert default.finetune_on == "images"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", ".", "--out", "x", "--finetune-on", "disk"])

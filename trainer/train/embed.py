@@ -5,7 +5,9 @@ and training the head on them is tens of times faster than pushing every image t
 backbone every epoch (no augmentation then: that is left to fine-tuning).
 
 The cache is one `.npy` (float32, (n, 1280)) per key, in `~/.cache/vigia/embeddings` unless told
-otherwise. The key is a SHA-256 over the dataset digest (paths and contents), the input size,
+otherwise; it also holds a cut backbone's activations for fine-tuning on them (`shape` and
+`dtype` given, e.g. (n, 6, 6, 112) float16, under a backbone id that names the cut, see
+`oncut`). The key is a SHA-256 over the dataset digest (paths and contents), the input size,
 the backbone id, the preprocessing id and the exact item list (paths and labels, in order): any
 change to the data, its order, the size or the preprocessing gives another file. Files are
 written atomically (temporary file, rename), so a killed run leaves no half file behind.
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from trainer.backbone.efficientnet_lite import FEATURES
 from trainer.dataset.layout import Item
@@ -39,7 +42,7 @@ EmbedProgress = Callable[[int, int, float], None]
 class Embeddings:
     """The features of a list of items, in its order, and where they came from."""
 
-    features: np.ndarray  # (n, 1280) float32
+    features: np.ndarray  # (n, 1280) float32, or (n, *shape) of the dtype asked for
     labels: np.ndarray  # (n,) int32
     path: Path  # the cache file
     hit: bool  # read from the cache, not computed
@@ -83,11 +86,13 @@ def embed(
     input_size: int,
     batch_size: int = 64,
     progress: EmbedProgress | None = None,
+    dtype: npt.DTypeLike = np.float32,
 ) -> np.ndarray:
-    """The backbone's features of every item, (n, 1280) float32, batch by batch."""
+    """The backbone's outputs for every item, (n, *its output shape) of `dtype` ((n, 1280)
+    float32 for the backbone itself), batch by batch."""
     spec = tf.TensorSpec((None, input_size, input_size, 3), tf.float32)
     features_of = tf.function(lambda x: backbone(x, training=False), input_signature=[spec])
-    out = np.zeros((len(items), FEATURES), np.float32)
+    out = np.zeros((len(items), *backbone.output_shape[1:]), dtype)
     done, start = 0, time.perf_counter()
     for images, _ in image_dataset(items, size=input_size, batch_size=batch_size):
         batch = features_of(images).numpy()
@@ -98,13 +103,13 @@ def embed(
     return out
 
 
-def _read(path: Path, count: int) -> np.ndarray | None:
-    """A cache file's array if it is complete and of the right shape, else None."""
+def _read(path: Path, shape: tuple[int, ...], dtype: npt.DTypeLike) -> np.ndarray | None:
+    """A cache file's array if it is complete and of the right shape and type, else None."""
     try:
         array: np.ndarray = np.load(path, allow_pickle=False)
     except (OSError, ValueError):
         return None
-    if array.shape != (count, FEATURES) or array.dtype != np.float32:
+    if array.shape != shape or array.dtype != np.dtype(dtype):
         return None
     return array
 
@@ -127,10 +132,13 @@ def cached_embeddings(
     batch_size: int = 64,
     backbone_id: str = BACKBONE_ID,
     progress: EmbedProgress | None = None,
+    shape: tuple[int, ...] = (FEATURES,),
+    dtype: npt.DTypeLike = np.float32,
 ) -> Embeddings:
     """The items' embeddings from the cache, or computed (with progress) and then cached.
 
-    make_backbone is called only on a cache miss, to get the backbone that computes them.
+    make_backbone is called only on a cache miss, to get the backbone that computes them; its
+    output must be of `shape` (per item), and is stored as `dtype`.
     """
     start = time.perf_counter()
     key = cache_key(
@@ -138,11 +146,16 @@ def cached_embeddings(
     )
     path = (DEFAULT_CACHE_DIR if cache_dir is None else cache_dir) / f"{key}.npy"
     labels = np.array([item.label for item in items], dtype=np.int32)
-    features = _read(path, len(items))
+    features = _read(path, (len(items), *shape), dtype)
     hit = features is not None
     if features is None:
         features = embed(
-            make_backbone(), items, input_size=input_size, batch_size=batch_size, progress=progress
+            make_backbone(),
+            items,
+            input_size=input_size,
+            batch_size=batch_size,
+            progress=progress,
+            dtype=dtype,
         )
         _write(path, features)
     return Embeddings(features, labels, path, hit, time.perf_counter() - start)

@@ -36,9 +36,10 @@ from trainer.dataset.layout import Item
 from trainer.dataset.split import limit_per_class
 from trainer.spec import TrainSpec
 from trainer.tfrun import keras, tf
+from trainer.train import oncut
 from trainer.train.embed import cached_embeddings, contents_digest
 from trainer.train.images import image_dataset, shard_options
-from trainer.train.model import build_classifier, head_of, unfreeze_top
+from trainer.train.model import build_classifier, head_of, top_classifier, unfreeze_top
 from trainer.train.progress import EpochRecord, Phase, Progress, ProgressFn
 
 WEIGHTS = "float_model/weights"
@@ -299,6 +300,9 @@ def _phases(
     phase 1 ended, and the backbone layers phase 2 trained.
     """
     spec, split = run.spec, run.split
+    if spec.finetune_epochs > 0 and spec.finetune_on == "cache":
+        digest = dataset_digest or contents_digest((*split.train, *split.val))
+        return _on_cut(run, model, backbone, digest=digest, cache_dir=cache_dir)
     embed_s, cached = 0.0, False
     if spec.cache_embeddings:
         digest = dataset_digest or contents_digest((*split.train, *split.val))
@@ -314,6 +318,48 @@ def _phases(
             finetuned = unfreeze_top(backbone, spec.finetune_blocks)
         run.fit_images(model, learning_rate=spec.finetune_learning_rate, phase="finetune")
     return embed_s, cached, headed, tuple(finetuned)
+
+
+def _on_cut(
+    run: _Run, model: keras.Model, backbone: keras.Model, *, digest: str, cache_dir: Path | None
+) -> tuple[float, bool, float, tuple[str, ...]]:
+    """Both phases on the cached activations below the top blocks (see `oncut`); returns what
+    `_phases` does."""
+    if not run.local:
+        raise ValueError("finetune_on = 'cache' trains on one machine; use 'images' with workers")
+    spec, n = run.spec, len(run.split.train)
+
+    def embedded(done: int, total: int, seconds: float) -> None:
+        rate = done / seconds if seconds > 0 else 0.0
+        run.progress(Progress("embed", "batch", 1, 1, done, total, rate, seconds))
+
+    items = (*run.split.train, *run.split.val)
+    acts, top = oncut.activations(
+        spec, backbone, items, digest=digest, cache_dir=cache_dir, progress=embedded
+    )
+    rate = 0.0 if acts.hit else len(items) / max(acts.seconds, 1e-9)
+    total = len(items)
+    run.progress(
+        Progress("embed", "epoch", 1, 1, total, total, rate, acts.seconds, cached=acts.hit)
+    )
+    pooled, labels, batch = oncut.features(top, acts.features), acts.labels, spec.batch_size
+    head = head_of(model)
+    compile_for(head, spec.head_learning_rate)
+    data = (
+        oncut.dataset(pooled[:n], labels[:n], batch_size=batch, seed=spec.seed),
+        oncut.dataset(pooled[n:], labels[n:], batch_size=batch, seed=None),
+    )
+    run.fit(head, data, phase="head", epochs=spec.head_epochs)
+    headed = time.perf_counter()
+    finetuned = unfreeze_top(backbone, spec.finetune_blocks)
+    classifier = top_classifier(model, top)
+    compile_for(classifier, spec.finetune_learning_rate)
+    data = (
+        oncut.dataset(acts.features[:n], labels[:n], batch_size=batch, seed=spec.seed),
+        oncut.dataset(acts.features[n:], labels[n:], batch_size=batch, seed=None),
+    )
+    run.fit(classifier, data, phase="finetune", epochs=spec.finetune_epochs)
+    return acts.seconds, acts.hit, headed, tuple(finetuned)
 
 
 def _check(spec: TrainSpec, split: SplitItems, classes: Sequence[str]) -> None:

@@ -11,6 +11,9 @@ The head is its own small Keras model (`build_head`, input: the 1280 embedding) 
 model calls. Phase 1 can therefore train it alone on cached embeddings: its layers are the full
 model's, so the trained weights are in the full model at once. `copy_head` moves weights from a
 separately built head (another process, another strategy scope) into a classifier.
+Fine-tuning can run on stored activations the same way: `split_backbone` cuts the backbone
+below the blocks to train into a bottom and a top built from its own layers, and
+`top_classifier` puts the head on that top, so what it learns is the full model's at once.
 
 The backbone is always called with training=False: its BatchNorm layers run in inference mode
 (moving statistics) in every phase, and `unfreeze_top` keeps their scale and offset frozen too —
@@ -99,6 +102,37 @@ def is_top_layer(name: str, blocks: int) -> bool:
         return False
     index = name.removeprefix("block").split("_", 1)[0]
     return index.isdigit() and int(index) >= BLOCKS - blocks
+
+
+def split_backbone(backbone: keras.Model, blocks: int) -> tuple[keras.Model, keras.Model]:
+    """(bottom, top): the backbone cut below its top `blocks` MBConv blocks.
+
+    bottom: the image -> the activations entering block 16 - blocks, e.g. (6, 6, 112) at 96 px
+    for 5 blocks; top: those activations -> the 1280 pooled features, through the top blocks,
+    the final 1x1 conv and the pooling. Both are built from the backbone's own layers, so they
+    share its weights: training `top` trains the backbone (BatchNorm runs in inference mode,
+    as in the classifier). top(bottom(x)) computes the same as backbone(x).
+    """
+    if not 1 <= blocks <= BLOCKS:
+        raise ValueError(f"blocks must be 1..{BLOCKS}, not {blocks}")
+    layers = backbone.layers
+    first = next(i for i, layer in enumerate(layers) if is_top_layer(layer.name, blocks))
+    cut = layers[first].get_input_at(0)
+    inputs = keras.Input(shape=cut.shape[1:], dtype="float32", name=f"block{BLOCKS - blocks}_in")
+    made = {id(cut): inputs}  # the backbone's tensors -> their counterparts in `top`
+    for layer in layers[first:]:
+        given = layer.get_input_at(0)
+        args = [made[id(t)] for t in given] if isinstance(given, list) else made[id(given)]
+        kwargs = {"training": False} if isinstance(layer, keras.layers.BatchNormalization) else {}
+        made[id(layer.get_output_at(0))] = layer(args, **kwargs)
+    bottom = keras.Model(backbone.input, cut, name=f"{backbone.name}_bottom{blocks}")
+    top = keras.Model(inputs, made[id(backbone.output)], name=f"{backbone.name}_top{blocks}")
+    return bottom, top
+
+
+def top_classifier(model: keras.Model, top: keras.Model) -> keras.Model:
+    """The classifier from the cut on: `top` (from `split_backbone`), then the model's head."""
+    return keras.Model(top.input, head_of(model)(top.output), name=f"{model.name}_from_cut")
 
 
 def unfreeze_top(backbone: keras.Model, blocks: int) -> list[str]:
