@@ -512,6 +512,8 @@ def train_distributed(
         raise DistributedError("no workers given")
     if len(set(names)) != len(names):
         raise DistributedError(f"a worker is named twice: {', '.join(names)}")
+    if len(names) > 1 and spec.finetune_epochs > 0 and spec.finetune_on == "cache":
+        raise DistributedError("finetune_on = 'cache' trains on one machine: use 'images'")
     out_dir.mkdir(parents=True, exist_ok=True)
     coordinator = Coordinator(
         spec,

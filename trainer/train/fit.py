@@ -419,8 +419,9 @@ def train(
     split = limited(split, spec)
     start = time.perf_counter()
     keras.utils.set_random_seed(spec.seed)
-    local = strategy is None
-    strategy = strategy or tf.distribute.get_strategy()
+    default = tf.distribute.get_strategy()
+    local = strategy is None or strategy is default  # plain variables, no collectives
+    strategy = strategy or default
     run = _Run(spec, split, strategy, progress, backup_dir, local)
     with strategy.scope():
         model, backbone = build_classifier(spec, len(classes))

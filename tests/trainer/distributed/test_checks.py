@@ -96,3 +96,15 @@ def test_a_worker_listed_twice_is_refused(tmp_path: Path, dataset: Path) -> None
     target = WorkerTarget.load(cred)
     with pytest.raises(DistributedError, match="a worker is named twice: pc-a, pc-a"):
         train_distributed(SPEC, dataset, [target, target], out_dir=tmp_path / "o", progress=print)
+
+
+def test_fine_tuning_on_cached_activations_is_refused_with_several_workers(
+    tmp_path: Path, dataset: Path
+) -> None:
+    spec = TrainSpec(version="cut", finetune_epochs=1, finetune_on="cache")
+    pcs = [
+        WorkerTarget.load(worker_init(tmp_path / name, name=name, advertise="127.0.0.1:9"))
+        for name in ("pc-a", "pc-b")
+    ]
+    with pytest.raises(DistributedError, match="'cache' trains on one machine"):
+        train_distributed(spec, dataset, pcs, out_dir=tmp_path / "o", progress=print)
