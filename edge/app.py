@@ -12,14 +12,22 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
+
 from edge.capture.camera import Camera
 from edge.config import Camera as CameraSettings
-from edge.config import EdgeConfig, camera_options, pipeline_options, spool_options
+from edge.config import (
+    EdgeConfig,
+    camera_options,
+    pipeline_options,
+    spool_options,
+    uplink_options,
+)
 from edge.delivery.spool import Spool, SpoolError
 from edge.delivery.uplink import Uplink
 from edge.models.store import ModelStore
 from edge.modelslot import ModelBundle, Slot
-from edge.sighting import Sighting
+from edge.sighting import Report
 from edge.system.status import StatusSource
 from edge.vision.classify import Classifier
 from edge.vision.pipeline import CameraPipeline, CameraWorker
@@ -53,6 +61,7 @@ class Edge:
 
     def __init__(self, config: EdgeConfig) -> None:
         self.config = config
+        limit_opencv_threads(config.node.opencv_threads)
         self.models: Slot[ModelBundle] = Slot()
         self.classifier: Slot[Classifier] = Slot()
         self.models.listen(self._load_classifier)
@@ -64,6 +73,7 @@ class Edge:
                 self.camera_statuses, self._model_version, extra_flags=self.spool.status_flags
             ),
             on_model=self._offered,
+            options=uplink_options(config),
             incoming_dir=config.node.data_dir / "incoming",
         )
         self.store = ModelStore(
@@ -155,11 +165,23 @@ class Edge:
         log.info("camera %s %s", camera, "online" if online else "offline")
         self.uplink.status_now()
 
-    def _sighting(self, sighting: Sighting) -> None:
+    def _sighting(self, sighting: Report) -> None:
         try:
             self.uplink.submit(sighting)
         except SpoolError as exc:
             log.error("camera %s: sighting %s lost: %s", sighting.camera, sighting.event_id, exc)
+
+
+def limit_opencv_threads(threads: int) -> None:
+    """Size OpenCV's process-wide thread pool (0: OpenCV's default, one thread per core).
+
+    Per frame the edge calls OpenCV many times on small pictures (shrinking, motion); with a
+    pool, every call wakes its threads and waits for them, which at 640x480 costs more CPU than
+    it spreads. The cameras' own threads are the parallelism. FFmpeg's decoding threads are
+    FFmpeg's, not this pool: decoding costs the same either way.
+    """
+    cv2.setNumThreads(threads or -1)  # OpenCV: 0 would mean none at all, -1 its default
+    log.info("OpenCV runs %d thread(s)", cv2.getNumThreads())
 
 
 def wait_for_stop(stop: threading.Event) -> None:

@@ -26,6 +26,7 @@ from edge.capture.camera import CameraOptions
 from edge.capture.source import SourceOptions
 from edge.capture.url import check_url
 from edge.delivery.spool import SpoolOptions
+from edge.delivery.uplink import UplinkOptions
 from edge.vision.motion import MotionOptions
 from edge.vision.pipeline import PipelineOptions
 from edge.vision.regions import RegionOptions
@@ -47,6 +48,9 @@ class Node(Settings):
     #: A package to install at start when no model is current yet (e.g. the stock model).
     model: Path | None = None
     status_interval_s: float = Field(default=5.0, gt=0)
+    #: Threads of OpenCV's own pool (0: one per core). One is cheapest: the cameras' threads
+    #: already run in parallel, and the pool's hand-offs cost more than they save per frame.
+    opencv_threads: int = Field(default=1, ge=0, le=64)
 
 
 class Spool(Settings):
@@ -171,6 +175,11 @@ def pipeline_options(config: EdgeConfig, camera: Camera) -> PipelineOptions:
             quality=vision.snapshot_quality, thumbnail_side=vision.thumbnail_side
         ),
     )
+
+
+def uplink_options(config: EdgeConfig) -> UplinkOptions:
+    """How the hub link paces itself: [node] status_interval_s, the rest at its defaults."""
+    return UplinkOptions(status_interval_s=config.node.status_interval_s)
 
 
 def spool_options(config: EdgeConfig) -> SpoolOptions:

@@ -3,6 +3,9 @@
 One writer thread (hub.writer) owns every write in the hub process; any thread reads through
 its own connection, which WAL mode lets run beside the writer. Admin commands (`hub add-peer`,
 `hub revoke`) write from their own process; SQLite's locking and a busy timeout keep that safe.
+
+Migrations run when a writable connection opens: a database made before sighting ends existed
+gets the `events.ends` column (NULL in its old rows) and its index.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
     edge TEXT NOT NULL, camera TEXT NOT NULL, label TEXT NOT NULL, score REAL NOT NULL,
     started_at INTEGER NOT NULL, ended_at INTEGER NOT NULL, box TEXT, model_version TEXT,
-    snapshot TEXT, thumbnail TEXT, bytes INTEGER NOT NULL, received_ms INTEGER NOT NULL);
+    snapshot TEXT, thumbnail TEXT, bytes INTEGER NOT NULL, received_ms INTEGER NOT NULL,
+    ends TEXT);
 CREATE INDEX IF NOT EXISTS events_received ON events(received_ms);
 CREATE TABLE IF NOT EXISTS edge_status (
     edge TEXT PRIMARY KEY, received_ms INTEGER NOT NULL, node TEXT NOT NULL);
@@ -41,6 +45,8 @@ CREATE TABLE IF NOT EXISTS model_reports (
     reported_ms INTEGER NOT NULL);
 """
 EVERY_EDGE = "*"  # the assignments row that applies to edges without one of their own
+#: Only sighting_end rows name a sighting they end: a partial index costs other rows nothing.
+ENDS_INDEX = "CREATE INDEX IF NOT EXISTS events_ends ON events(ends) WHERE ends IS NOT NULL"
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -53,9 +59,25 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     if not readonly:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(SCHEMA)
+        migrate(conn)
     conn.execute("PRAGMA synchronous=FULL")  # a commit survives power loss
     conn.execute("PRAGMA foreign_keys=ON")
     return conn
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Bring an older database's schema up to date; returns what was changed."""
+    done: list[str] = []
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(events)")}
+    if "ends" not in columns:
+        conn.execute("ALTER TABLE events ADD COLUMN ends TEXT")
+        done.append("added events.ends")
+    conn.execute(ENDS_INDEX)
+    return done
+
+
+#: Log entry kinds that carry a label (the label filter applies to them).
+LABELLED = (m.EventKind.SIGHTING, m.EventKind.SIGHTING_END)
 
 
 @dataclass(frozen=True)
@@ -78,14 +100,10 @@ class Filters:
         return not (self.cameras or self.labels) and self.since_ms is None and self.until_ms is None
 
     def admits(self, entry: m.LogEntry) -> bool:
-        """Whether one entry passes (labels filter sightings only)."""
+        """Whether one entry passes (labels filter sightings and their ends only)."""
         return (
             (not self.cameras or entry.camera in self.cameras)
-            and (
-                not self.labels
-                or entry.kind is not m.EventKind.SIGHTING
-                or entry.label in self.labels
-            )
+            and (not self.labels or entry.kind not in LABELLED or entry.label in self.labels)
             and (self.since_ms is None or entry.ended_at >= self.since_ms)
             and (self.until_ms is None or entry.started_at <= self.until_ms)
         )
@@ -99,7 +117,7 @@ class Filters:
             params += list(self.cameras)
         if self.labels:
             marks = ",".join("?" * len(self.labels))
-            clauses.append(f"(kind != 'sighting' OR label IN ({marks}))")
+            clauses.append(f"(kind NOT IN ('sighting', 'sighting_end') OR label IN ({marks}))")
             params += list(self.labels)
         if self.since_ms is not None:
             clauses.append("ended_at >= ?")
@@ -136,6 +154,7 @@ def stored_event(row: sqlite3.Row) -> StoredEvent:
         ended_at=row["ended_at"],
         box=box,
         model_version=row["model_version"],
+        ends=row["ends"] if "ends" in row.keys() else None,  # noqa: SIM118 - a Row, not a dict
     )
     return StoredEvent(entry, row["snapshot"], row["thumbnail"], row["received_ms"])
 

@@ -26,6 +26,7 @@ COLUMNS = [
     "model_version",
     "snapshot",
     "thumbnail",
+    "ends",
 ]
 
 
@@ -74,6 +75,7 @@ def _record(stored: StoredEvent, images: Path | None, data_root: Path) -> dict[s
         "box": e.box.model_dump() if e.box else None,
         "model_version": e.model_version,
         **files,
+        "ends": e.ends,
     }
 
 

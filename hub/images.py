@@ -3,6 +3,11 @@
 Files are written by the thread that received the event (so 16 edges fsync in parallel), and
 only then is the row handed to the writer thread. A file whose row never commits is harmless:
 the edge resends the event and the same file name is written again, atomically (by rename).
+
+A sighting's files are named by its `event_id` (in the folder of its start day); an
+`event_end` that brings a better view, by its `end_id` (in the folder of its end day). Rows may
+share files: a sighting_end row names the pictures its sighting shows, so a file is deleted only
+when no row names it any more (hub.jobs).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from pathlib import Path
 
 from hub.datadir import fsync_dir
 from wire.errors import ErrorCode, WireError
-from wire.messages import Event
+from wire.messages import Event, EventEnd
 
 
 class StorageError(WireError):
@@ -40,24 +45,34 @@ class ImageStore:
     ) -> tuple[str, str]:
         """Write both images durably; return their paths relative to the data directory.
         Images already there (a resent event) are kept as they are."""
-        day = datetime.datetime.fromtimestamp(event.started_at / 1000, datetime.UTC)
-        folder = self.root / day.strftime("%Y-%m-%d") / edge / event.camera
-        snapshot = folder / f"{event.event_id}.jpg"
-        thumbnail = folder / f"{event.event_id}.thumb.jpg"
+        folder = self._folder(edge, event.camera, event.started_at)
+        return self._write_pair(folder, event.event_id, event.snapshot_len, body)
+
+    def write_end(
+        self, edge: str, end: EventEnd, body: bytes | bytearray | memoryview
+    ) -> tuple[str, str]:
+        """Write the better view an `event_end` brings (it must bring one), like write_event."""
+        folder = self._folder(edge, end.camera, end.ended_at)
+        return self._write_pair(folder, end.end_id, end.snapshot_len, body)
+
+    def _folder(self, edge: str, camera: str, at_ms: int) -> Path:
+        day = datetime.datetime.fromtimestamp(at_ms / 1000, datetime.UTC)
+        return self.root / day.strftime("%Y-%m-%d") / edge / camera
+
+    def _write_pair(
+        self, folder: Path, name: str, snapshot_len: int, body: bytes | bytearray | memoryview
+    ) -> tuple[str, str]:
+        snapshot = folder / f"{name}.jpg"
+        thumbnail = folder / f"{name}.thumb.jpg"
         view = memoryview(body)
         try:
             if not (snapshot.exists() and thumbnail.exists()):
                 self._check_space()
                 self._make_dirs(folder)
-                _write_synced(
-                    [
-                        (snapshot, view[: event.snapshot_len]),
-                        (thumbnail, view[event.snapshot_len :]),
-                    ]
-                )
+                _write_synced([(snapshot, view[:snapshot_len]), (thumbnail, view[snapshot_len:])])
             fsync_dir(folder)  # also for a resend: its first writer may not have got here yet
         except OSError as exc:
-            raise StorageError(f"cannot store images of {event.event_id}: {exc}") from None
+            raise StorageError(f"cannot store images of {name}: {exc}") from None
         return (
             str(snapshot.relative_to(self.data_root)),
             str(thumbnail.relative_to(self.data_root)),
@@ -80,7 +95,7 @@ class ImageStore:
             return b""
 
     def remove(self, relatives: list[str]) -> None:
-        """Delete image files (after their rows are gone)."""
+        """Delete image files (after their rows are gone and no other row names them)."""
         for relative in relatives:
             (self.data_root / relative).unlink(missing_ok=True)
 

@@ -1,4 +1,9 @@
-"""The writer's jobs: each one change to the database, applied inside a group commit."""
+"""The writer's jobs: each one change to the database, applied inside a group commit.
+
+Image files may be named by more than one row (a sighting and its sighting_end show the same
+pictures when the end brought none): a job that drops or replaces a row's files answers only
+the files no remaining row names, for the caller to delete once the change is committed.
+"""
 
 from __future__ import annotations
 
@@ -65,6 +70,115 @@ class InsertEvent:
         ).fetchone()
         created.append(dataclasses.replace(stored_event(row), thumbnail_data=self.thumbnail_data))
         return Ack(row["seq"], duplicate=False)
+
+
+@dataclass(frozen=True)
+class EndAck:
+    """What an event_end's insertion answers: its seq, whether it was already there, whether
+    the hub had the sighting it ends, and the image files no row names any more."""
+
+    seq: int
+    duplicate: bool
+    sighting_found: bool
+    unnamed: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class InsertEnd:
+    """Store one event_end (its images, if any, already durable) as a sighting_end row, and
+    update its sighting's row in place to the final values: label, score, ended_at, box, and
+    the pictures when the end brought a better view. A known end_id is acknowledged again,
+    changing nothing. An end whose sighting is not here (removed by retention), or is another
+    edge's, is stored as its own row and changes no other row."""
+
+    edge: str
+    end: m.EventEnd
+    snapshot: str | None  # the better view's files, when the end brought one
+    thumbnail: str | None
+    thumbnail_data: bytes | None = None  # passed on to the watchers, not stored
+
+    def apply(self, db: sqlite3.Connection, created: list[StoredEvent]) -> EndAck:
+        """Look up the end and its sighting, update the sighting, insert the end's row."""
+        e = self.end
+        old = db.execute("SELECT seq FROM events WHERE event_id = ?", (e.end_id,)).fetchone()
+        if old is not None:
+            return EndAck(old[0], duplicate=True, sighting_found=True)
+        sighting = db.execute(
+            "SELECT * FROM events WHERE event_id = ? AND kind = 'sighting' AND edge = ?",
+            (e.event_id, self.edge),
+        ).fetchone()
+        unnamed = self._update_sighting(db, sighting) if sighting is not None else []
+        row = self._insert(db, sighting)
+        created.append(dataclasses.replace(stored_event(row), thumbnail_data=self.thumbnail_data))
+        return EndAck(row["seq"], duplicate=False, sighting_found=sighting is not None,
+                      unnamed=unnamed)  # fmt: skip
+
+    def _update_sighting(self, db: sqlite3.Connection, sighting: sqlite3.Row) -> list[str]:
+        """The final values into the sighting's row; its replaced files that no row names."""
+        e = self.end
+        db.execute(
+            "UPDATE events SET label = ?, score = ?, ended_at = ?, box = ? WHERE seq = ?",
+            (e.label, e.score, e.ended_at, e.box.model_dump_json(), sighting["seq"]),
+        )
+        if self.snapshot is None:
+            return []
+        db.execute(
+            "UPDATE events SET snapshot = ?, thumbnail = ?, bytes = ? WHERE seq = ?",
+            (self.snapshot, self.thumbnail, e.snapshot_len + e.thumbnail_len, sighting["seq"]),
+        )
+        replaced = {sighting["snapshot"], sighting["thumbnail"]} - {self.snapshot, self.thumbnail}
+        return unnamed_files(db, replaced, {e.event_id})
+
+    def _insert(self, db: sqlite3.Connection, sighting: sqlite3.Row | None) -> sqlite3.Row:
+        """The sighting_end row: the end's values, the sighting's start and model, and the
+        pictures it shows now (the better view, else the sighting's)."""
+        e = self.end
+        snapshot, thumbnail = self.snapshot, self.thumbnail
+        if snapshot is None and sighting is not None:
+            snapshot, thumbnail = sighting["snapshot"], sighting["thumbnail"]
+        row: sqlite3.Row = db.execute(
+            "INSERT INTO events (event_id, kind, edge, camera, label, score, started_at, "
+            "ended_at, box, model_version, snapshot, thumbnail, bytes, received_ms, ends) "
+            "VALUES (?, 'sighting_end', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+            (
+                e.end_id,
+                self.edge,
+                e.camera,
+                e.label,
+                e.score,
+                sighting["started_at"] if sighting is not None else e.ended_at,
+                e.ended_at,
+                e.box.model_dump_json(),
+                sighting["model_version"] if sighting is not None else None,
+                snapshot,
+                thumbnail,
+                # Shared files are counted once, by the sighting; files of an end whose
+                # sighting is gone, by the end.
+                e.snapshot_len + e.thumbnail_len if sighting is None else 0,
+                now_ms(),
+                e.event_id,
+            ),
+        ).fetchone()
+        return row
+
+
+def unnamed_files(db: sqlite3.Connection, paths: set[str | None], ids: set[str]) -> list[str]:
+    """Of `paths` (image files of rows of the sightings and ends `ids` that were deleted or
+    changed), those no remaining row names. Only a sighting and its ends share files, so only
+    rows that are, or end, one of `ids` are looked at."""
+    wanted = {p for p in paths if p}
+    named: set[str] = set()
+    listed = sorted(i for i in ids if i)
+    for start in range(0, len(listed), 400):
+        chunk = listed[start : start + 400]
+        marks = ",".join("?" * len(chunk))
+        rows = db.execute(
+            f"SELECT snapshot, thumbnail FROM events WHERE event_id IN ({marks}) "
+            f"OR ends IN ({marks})",
+            chunk + chunk,
+        )
+        named.update(p for r in rows for p in (r[0], r[1]) if p)
+    return sorted(wanted - named)
 
 
 @dataclass(frozen=True)
@@ -211,7 +325,8 @@ def assignment_of(db: sqlite3.Connection, edge: str) -> tuple[str, str, int, str
 @dataclass(frozen=True)
 class Retain:
     """Remove sightings past the age limit, then the oldest until under the byte budget;
-    never one younger than `min_age_ms`. Answers the image files to delete after commit."""
+    never one younger than `min_age_ms`. Answers the image files to delete after commit: those
+    of the removed rows that no remaining row names."""
 
     max_age_ms: int
     max_bytes: int
@@ -223,7 +338,7 @@ class Retain:
         keep_after = now - self.min_age_ms
         gone = db.execute(
             "DELETE FROM events WHERE received_ms < ? AND received_ms < ? "
-            "RETURNING snapshot, thumbnail, bytes",
+            "RETURNING event_id, ends, snapshot, thumbnail, bytes",
             (now - self.max_age_ms, keep_after),
         ).fetchall()
         excess = db.execute("SELECT COALESCE(SUM(bytes), 0) FROM events").fetchone()[0]
@@ -240,7 +355,10 @@ class Retain:
         for start in range(0, len(doomed), 500):
             marks = ",".join("?" * len(doomed[start : start + 500]))
             gone += db.execute(
-                f"DELETE FROM events WHERE seq IN ({marks}) RETURNING snapshot, thumbnail, bytes",
+                f"DELETE FROM events WHERE seq IN ({marks}) "
+                "RETURNING event_id, ends, snapshot, thumbnail, bytes",
                 doomed[start : start + 500],
             ).fetchall()
-        return [path for r in gone for path in (r["snapshot"], r["thumbnail"]) if path]
+        paths = {path for r in gone for path in (r["snapshot"], r["thumbnail"])}
+        ids = {i for r in gone for i in (r["event_id"], r["ends"])}
+        return unnamed_files(db, paths, ids)  # a file a kept sighting or end names stays

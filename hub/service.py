@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from hub.db import Reader
 from hub.feed import Feed, Subscription
 from hub.images import ImageStore, StorageError
-from hub.jobs import InsertEvent, ModelConflict, SaveStatus, TouchPeer, UnknownModel
+from hub.jobs import (
+    InsertEnd,
+    InsertEvent,
+    ModelConflict,
+    SaveStatus,
+    TouchPeer,
+    UnknownModel,
+)
 from hub.registry import Registry, model_list
 from hub.status import StatusBoard
 from hub.writer import Writer
@@ -58,6 +65,8 @@ class HubService:
         msg = got.message
         if isinstance(msg, m.Event):
             self._event(conn, msg, got.body)
+        elif isinstance(msg, m.EventEnd):
+            self._event_end(conn, msg, got.body)
         elif isinstance(msg, m.Status):
             self._status(conn, msg)
         elif isinstance(msg, m.Subscribe):
@@ -102,6 +111,29 @@ class HubService:
             )
             return
         conn.send(m.EventAck(event_id=event.event_id, seq=done.seq, duplicate=done.duplicate))
+
+    def _event_end(self, conn: Connection, end: m.EventEnd, body: bytes | bytearray) -> None:
+        """A sighting's end, like an event: its images (if any) durable, then its row and the
+        sighting's update committed together, then the acknowledgement (by its end_id)."""
+        edge = _peer(conn).name
+        snapshot = thumbnail = thumb = None
+        try:
+            if end.snapshot_len:
+                snapshot, thumbnail = self.images.write_end(edge, end, body)
+                thumb = bytes(memoryview(body)[end.snapshot_len :])
+            done = self.writer.call(InsertEnd(edge, end, snapshot, thumbnail, thumb))
+        except StorageError as exc:
+            log.warning("%s: event_end %s refused: %s", conn.label, end.end_id, exc)
+            conn.send(m.Error(code=exc.code.value, message=str(exc), ref=end.end_id, fatal=False))
+            return
+        self.images.remove(done.unnamed)  # the sighting's pictures the better view replaced
+        if not done.sighting_found:
+            log.warning(
+                "%s: event_end %s of camera %s ends sighting %s, which this hub does not have "
+                "from this edge (removed by retention?); stored as its own entry",
+                conn.label, end.end_id, end.camera, end.event_id,
+            )  # fmt: skip
+        conn.send(m.EventAck(event_id=end.end_id, seq=done.seq, duplicate=done.duplicate))
 
     def _status(self, conn: Connection, msg: m.Status) -> None:
         edge = _peer(conn).name

@@ -22,7 +22,7 @@ SESSION_KINDS = frozenset({"ping", "pong", "error", "bye"})
 """Kinds every authenticated peer may send: keepalive, errors and a clean close."""
 
 HUB_PERMISSIONS: dict[Role, frozenset[str]] = {
-    Role.EDGE: frozenset({"event", "status", "model_report"}),
+    Role.EDGE: frozenset({"event", "event_end", "status", "model_report"}),
     Role.WATCHER: frozenset({"subscribe", "snapshot_request"}),
     Role.TRAINER: frozenset({"model_upload", "model_assign", "model_list_request"}),
     Role.ADMIN: frozenset(

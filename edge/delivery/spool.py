@@ -1,12 +1,23 @@
-"""The on-disk spool: every sighting is durable on the edge before it is sent, and stays there
-until the hub acknowledges it. A hub that is away for hours costs nothing but disk.
+"""The on-disk spool: every sighting (and every sighting's end) is durable on the edge before
+it is sent, and stays there until the hub acknowledges it. A hub that is away for hours costs
+nothing but disk.
 
-Layout: `DIR/NNNNNNNNNNNNNNNN.evt`, one file per event, `N...` its spool sequence: the order the
-events were made in, kept across restarts. A file is
+Two kinds of records share the spool: `event` messages (a sighting, made when its visit was
+confirmed) and `event_end` messages (the end of one, made later). Both are "events" below; each
+is indexed by its key, the id the hub acknowledges it by (an event's `event_id`, an end's
+`end_id`). Their common spool sequence is the order they were made in, so a sighting always
+comes before its end, also after a restart.
 
-    header  magic b"VGSPOOL1", u32 JSON length, u64 body length, u32 CRC-32 of JSON and body
-    JSON    the `event` message's header (wire.messages.Event), as sent
-    body    the snapshot JPEG, then the thumbnail JPEG, as sent
+Layout: `DIR/NNNNNNNNNNNNNNNN.evt`, one file per record, `N...` its spool sequence, kept across
+restarts. A file is
+
+    header  magic b"VGSPOOL2", u8 message kind (20 event, 23 event_end), u32 JSON length,
+            u64 body length, u32 CRC-32 of JSON and body
+    JSON    the message's header (wire.messages.Event or EventEnd), as sent
+    body    the snapshot JPEG, then the thumbnail JPEG, as sent (an end's may be empty)
+
+Files of the previous format (magic b"VGSPOOL1", no kind byte: always an event) are still read,
+so an edge upgraded with events waiting sends them; new files are always written as VGSPOOL2.
 
 Durability. A file is written as `NAME.part`, fsynced, renamed into place, and the directory is
 fsynced (edge.system.files.write_atomic), so a file under its final name is always complete; a
@@ -22,7 +33,9 @@ Disk budget (`SpoolOptions.budget_bytes`, the sum of the spool's event files). A
 `warn_fraction` (80 %) one warning is logged and `SpoolStats.nearly_full` is set (for the node's
 status). When a new event does not fit, the spool first drops the full-frame snapshots of the
 oldest events, oldest first, keeping their fields and thumbnails (the event is rewritten
-atomically with `snapshot_len` 0); last of all the new event's own snapshot. Only when nothing is
+atomically with `snapshot_len` 0); an end's pictures (a snapshot and thumbnail of a better view
+than its sighting's) are dropped together, its values kept (the hub then keeps the sighting's
+pictures); last of all the new event's own snapshot. Only when nothing is
 left to shrink is the new event refused (`SpoolFull`, counted in `SpoolStats.refused`).
 
 Why shrink the oldest rather than refuse the newest: the spool fills only while the hub has been
@@ -45,18 +58,24 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge.sighting import Sighting
+from edge.sighting import Report, Sighting
 from edge.system.files import remove_partials, write_atomic
 from wire import messages as m
 from wire.errors import WireError
 
 log = logging.getLogger("vigia.edge.spool")
 
-MAGIC = b"VGSPOOL1"
+MAGIC = b"VGSPOOL2"
+OLD_MAGIC = b"VGSPOOL1"  # the previous format: events only, no kind byte
 SUFFIX = ".evt"
 CORRUPT_DIR = "corrupt"
-_HEADER = struct.Struct("!8sIQI")
+_HEADER = struct.Struct("!8sBIQI")
+_OLD_HEADER = struct.Struct("!8sIQI")
 _MAX_JSON = 65_536
+
+Spooled = m.Event | m.EventEnd
+"""The messages the spool keeps."""
+_KINDS: dict[int, type[Spooled]] = {m.Event.KIND: m.Event, m.EventEnd.KIND: m.EventEnd}
 
 
 class SpoolError(Exception):
@@ -91,10 +110,12 @@ DEFAULT_OPTIONS = SpoolOptions()
 
 @dataclass(frozen=True, slots=True)
 class SpoolEntry:
-    """One spooled event, as the spool indexes it (its pictures stay on disk)."""
+    """One spooled event or end, as the spool indexes it (its pictures stay on disk)."""
 
     seq: int  # the spool's order, kept across restarts
-    event_id: str
+    key: str  # what the hub acknowledges: an event's event_id, an end's end_id
+    kind: str  # the message name: "event" or "event_end"
+    event_id: str  # the sighting: the event's own id, or the one an end ends
     camera: str
     path: Path
     size: int  # bytes of its file
@@ -128,7 +149,7 @@ class _Counts:
 
 @dataclass(slots=True)
 class _State:
-    entries: dict[str, SpoolEntry] = field(default_factory=dict)  # by event_id, in seq order
+    entries: dict[str, SpoolEntry] = field(default_factory=dict)  # by key, in seq order
     used: int = 0
     next_seq: int = 1
     nearly_full: bool = False
@@ -153,6 +174,11 @@ class Spool:
     def __len__(self) -> int:
         return len(self._state.entries)
 
+    def has(self, key: str) -> bool:
+        """Whether the event (or end) with this key is still waiting for its acknowledgement."""
+        with self._lock:
+            return key in self._state.entries
+
     def pending(self, after: int = 0, limit: int | None = None) -> list[SpoolEntry]:
         """Pending events with a spool sequence over `after`, oldest first (at most `limit`)."""
         out: list[SpoolEntry] = []
@@ -164,10 +190,11 @@ class Spool:
                     out.append(entry)
         return out
 
-    def read(self, event_id: str) -> tuple[m.Event, bytes] | None:
-        """A pending event and its body, CRC checked; None if it is gone or was corrupt."""
+    def read(self, key: str) -> tuple[Spooled, bytes] | None:
+        """A pending event (or end) and its body, CRC checked; None if it is gone or was
+        corrupt."""
         with self._lock:
-            entry = self._state.entries.get(event_id)
+            entry = self._state.entries.get(key)
         if entry is None:
             return None
         try:
@@ -176,7 +203,7 @@ class Spool:
             return None  # acknowledged meanwhile
         except (OSError, _Corrupt) as exc:
             with self._lock:
-                if self._state.entries.get(event_id) is entry:
+                if self._state.entries.get(key) is entry:
                     self._forget(entry)
                     self._quarantine(entry.path, str(exc))
             return None
@@ -208,23 +235,27 @@ class Spool:
 
     # --- writing ----------------------------------------------------------------------------
 
-    def add(self, sighting: Sighting) -> SpoolEntry:
-        """Store a sighting durably; SpoolFull when the budget is used up, SpoolError when the
-        disk fails or the sighting is not a valid event."""
+    def add(self, sighting: Report) -> SpoolEntry:
+        """Store a sighting (or a sighting's end) durably; SpoolFull when the budget is used
+        up, SpoolError when the disk fails or it is not a valid message."""
         try:
-            event, body = sighting.to_event()
+            event: Spooled
+            if isinstance(sighting, Sighting):
+                event, body = sighting.to_event()
+            else:
+                event, body = sighting.to_message()
         except ValueError as exc:  # pydantic's ValidationError
             raise SpoolError(f"camera {sighting.camera}: not a valid event: {exc}") from None
         return self.add_event(event, body)
 
-    def add_event(self, event: m.Event, body: bytes) -> SpoolEntry:
-        """Store an event and its body durably (an event_id already pending is kept as is)."""
+    def add_event(self, event: Spooled, body: bytes) -> SpoolEntry:
+        """Store an event (or end) and its body durably (a key already pending is kept)."""
         try:
             event.check_body(len(body))
         except WireError as exc:
             raise SpoolError(f"camera {event.camera}: {exc}") from None
         with self._lock:
-            known = self._state.entries.get(event.event_id)
+            known = self._state.entries.get(_key(event))
             if known is not None:
                 return known
             event, body = self._fit(event, body)
@@ -235,14 +266,16 @@ class Spool:
             self._state.full = False
             self._check_level()
         log.debug(
-            "spooled event %s from camera %s (%d bytes)", event.event_id, event.camera, entry.size
-        )
+            "spooled %s %s from camera %s (%d bytes)", event.NAME, entry.key, event.camera,
+            entry.size,
+        )  # fmt: skip
         return entry
 
-    def acknowledge(self, event_id: str) -> SpoolEntry | None:
-        """The hub has the event: delete it. None if it was not pending."""
+    def acknowledge(self, key: str) -> SpoolEntry | None:
+        """The hub has the event (or end) with this key: delete it. None if it was not
+        pending."""
         with self._lock:
-            entry = self._state.entries.get(event_id)
+            entry = self._state.entries.get(key)
             if entry is None:
                 return None
             self._forget(entry)
@@ -286,12 +319,12 @@ class Spool:
         except (ValueError, OSError, _Corrupt) as exc:
             self._quarantine(path, str(exc))
             return
-        if event.event_id in self._state.entries:
-            self._quarantine(path, f"a second copy of event {event.event_id}")
+        if _key(event) in self._state.entries:
+            self._quarantine(path, f"a second copy of {event.NAME} {_key(event)}")
             return
         self._remember(_entry(seq, event, path, size))
 
-    def _fit(self, event: m.Event, body: bytes) -> tuple[m.Event, bytes]:
+    def _fit(self, event: Spooled, body: bytes) -> tuple[Spooled, bytes]:
         """The event as it fits the budget: whole, or without its snapshot; else SpoolFull."""
         budget = self.options.budget_bytes
         size = _file_size(event, len(body))
@@ -305,8 +338,9 @@ class Spool:
             if self._state.used + _file_size(slim, len(thumb)) <= budget:
                 self._state.counts.degraded += 1
                 log.warning(
-                    "spool full: event %s from camera %s kept without its full snapshot",
-                    event.event_id,
+                    "spool full: %s %s from camera %s kept without its full snapshot",
+                    event.NAME,
+                    _key(event),
                     event.camera,
                 )
                 return slim, thumb
@@ -339,43 +373,45 @@ class Spool:
         self._remember(smaller)
         self._state.counts.degraded += 1
         log.warning(
-            "spool full: dropped the full snapshot of event %s from camera %s, kept its thumbnail",
-            entry.event_id,
+            "spool full: dropped the full snapshot of %s %s from camera %s",
+            entry.kind,
+            entry.key,
             entry.camera,
         )
         return entry.size - smaller.size
 
-    def _refusal(self, event: m.Event) -> SpoolFull:
+    def _refusal(self, event: Spooled) -> SpoolFull:
         """Count and log a refused event; the error to raise."""
         s = self._state
         s.counts.refused += 1
         text = (
-            f"spool full ({s.used} of {self.options.budget_bytes} bytes used): event "
-            f"{event.event_id} from camera {event.camera} refused"
+            f"spool full ({s.used} of {self.options.budget_bytes} bytes used): {event.NAME} "
+            f"{_key(event)} from camera {event.camera} refused"
         )
         log.log(logging.DEBUG if s.full else logging.WARNING, "%s", text)  # once per full spell
         s.full = True
         return SpoolFull(text)
 
-    def _write(self, seq: int, event: m.Event, body: bytes) -> SpoolEntry:
+    def _write(self, seq: int, event: Spooled, body: bytes) -> SpoolEntry:
         path = self.directory / f"{seq:016d}{SUFFIX}"
         payload = event.encode()
         crc = zlib.crc32(body, zlib.crc32(payload))
-        head = _HEADER.pack(MAGIC, len(payload), len(body), crc)
+        head = _HEADER.pack(MAGIC, event.KIND, len(payload), len(body), crc)
         try:
             size = write_atomic(path, (head, payload, body))
         except OSError as exc:
             raise SpoolError(
-                f"camera {event.camera}: cannot write event {event.event_id} to the spool: {exc}"
+                f"camera {event.camera}: cannot write {event.NAME} {_key(event)} to the spool: "
+                f"{exc}"
             ) from None
         return _entry(seq, event, path, size)
 
     def _remember(self, entry: SpoolEntry) -> None:
-        self._state.entries[entry.event_id] = entry
+        self._state.entries[entry.key] = entry
         self._state.used += entry.size
 
     def _forget(self, entry: SpoolEntry) -> None:
-        del self._state.entries[entry.event_id]
+        del self._state.entries[entry.key]
         self._state.used -= entry.size
 
     def _check_level(self) -> None:
@@ -415,57 +451,85 @@ class Spool:
         log.warning("spool: moved corrupt %s aside to %s: %s", path.name, target, reason)
 
 
-def _entry(seq: int, event: m.Event, path: Path, size: int) -> SpoolEntry:
-    degraded = event.snapshot_len == 0
-    return SpoolEntry(seq, event.event_id, event.camera, path, size, degraded)
+def _key(event: Spooled) -> str:
+    """What the hub acknowledges a message by."""
+    return event.event_id if isinstance(event, m.Event) else event.end_id
 
 
-def _file_size(event: m.Event, body_len: int) -> int:
+def _entry(seq: int, event: Spooled, path: Path, size: int) -> SpoolEntry:
+    degraded = event.snapshot_len == 0  # nothing left to shrink
+    return SpoolEntry(seq, _key(event), event.NAME, event.event_id, event.camera, path, size,
+                      degraded)  # fmt: skip
+
+
+def _file_size(event: Spooled, body_len: int) -> int:
     return _HEADER.size + len(event.encode()) + body_len
 
 
-def _without_snapshot(event: m.Event, body: bytes) -> tuple[m.Event, bytes]:
-    """The same event with only its thumbnail."""
+def _without_snapshot(event: Spooled, body: bytes) -> tuple[Spooled, bytes]:
+    """The same event with only its thumbnail; the same end without its pictures (an end's
+    thumbnail belongs to its snapshot: the hub keeps the sighting's pair instead)."""
+    if isinstance(event, m.EventEnd):
+        return event.model_copy(update={"snapshot_len": 0, "thumbnail_len": 0}), b""
     slim = event.model_copy(update={"snapshot_len": 0})
     return slim, body[event.snapshot_len :]
 
 
-def _lengths(head: bytes, file_size: int) -> tuple[int, int, int]:
-    """JSON length, body length and CRC from a file's header, checked against its size."""
-    if len(head) < _HEADER.size:
+@dataclass(frozen=True, slots=True)
+class _Head:
+    """A spool file's header, either format."""
+
+    size: int  # of the header itself
+    kind: int
+    json_len: int
+    body_len: int
+    crc: int
+
+
+def _head(head: bytes, file_size: int) -> _Head:
+    """A file's header, checked against its size."""
+    if head[:8] == OLD_MAGIC and len(head) >= _OLD_HEADER.size:
+        _, json_len, body_len, crc = _OLD_HEADER.unpack(head[: _OLD_HEADER.size])
+        parsed = _Head(_OLD_HEADER.size, m.Event.KIND, json_len, body_len, crc)
+    elif len(head) < _HEADER.size:
         raise _Corrupt(f"{file_size} bytes: shorter than a spool header")
-    magic, json_len, body_len, crc = _HEADER.unpack(head[: _HEADER.size])
-    if magic != MAGIC:
-        raise _Corrupt("not a spool file (bad magic)")
-    if json_len > _MAX_JSON or _HEADER.size + json_len + body_len != file_size:
+    else:
+        magic, kind, json_len, body_len, crc = _HEADER.unpack(head[: _HEADER.size])
+        if magic != MAGIC:
+            raise _Corrupt("not a spool file (bad magic)")
+        if kind not in _KINDS:
+            raise _Corrupt(f"unknown message kind {kind}")
+        parsed = _Head(_HEADER.size, kind, json_len, body_len, crc)
+    if json_len > _MAX_JSON or parsed.size + json_len + body_len != file_size:
         raise _Corrupt(f"header lengths {json_len} + {body_len} do not match its {file_size} bytes")
-    return json_len, body_len, crc
+    return parsed
 
 
-def _decode(raw: bytes, body_len: int) -> m.Event:
+def _decode(raw: bytes, head: _Head) -> Spooled:
     try:
-        event = m.decode(m.Event.KIND, raw)
-        event.check_body(body_len)
+        event = m.decode(head.kind, raw)
+        event.check_body(head.body_len)
     except WireError as exc:
-        raise _Corrupt(f"bad event header: {exc}") from None
-    if not isinstance(event, m.Event):
+        raise _Corrupt(f"bad message header: {exc}") from None
+    if not isinstance(event, m.Event | m.EventEnd):
         raise _Corrupt("not an event")
     return event
 
 
-def _parse_head(path: Path) -> tuple[m.Event, int]:
-    """The event of a spool file, reading only its header and JSON; and the file's size."""
+def _parse_head(path: Path) -> tuple[Spooled, int]:
+    """The message of a spool file, reading only its header and JSON; and the file's size."""
     with path.open("rb") as src:
         size = os.fstat(src.fileno()).st_size
-        json_len, body_len, _ = _lengths(src.read(_HEADER.size), size)
-        return _decode(src.read(json_len), body_len), size
+        head = _head(src.read(_HEADER.size), size)
+        src.seek(head.size)
+        return _decode(src.read(head.json_len), head), size
 
 
-def _parse(data: bytes) -> tuple[m.Event, bytes]:
-    """A whole spool file: the event and its body, CRC checked."""
-    json_len, body_len, crc = _lengths(data, len(data))
-    payload = data[_HEADER.size : _HEADER.size + json_len]
-    body = data[_HEADER.size + json_len :]
-    if zlib.crc32(body, zlib.crc32(payload)) != crc:
+def _parse(data: bytes) -> tuple[Spooled, bytes]:
+    """A whole spool file: the message and its body, CRC checked."""
+    head = _head(data[: _HEADER.size], len(data))
+    payload = data[head.size : head.size + head.json_len]
+    body = data[head.size + head.json_len :]
+    if zlib.crc32(body, zlib.crc32(payload)) != head.crc:
         raise _Corrupt("CRC does not match: the file was damaged")
-    return _decode(payload, body_len), body
+    return _decode(payload, head), body

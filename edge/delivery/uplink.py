@@ -4,9 +4,15 @@ ReconnectingClient (exponential backoff with jitter).
 Per session two threads work: the session thread reads (acks, errors, model offers) and a
 sender thread writes (statuses, model reports, events). Events:
 
-- `submit` writes a sighting to the spool first; only then is the sender woken to send it.
+- `submit` writes a sighting (an `event`) or a sighting's end (an `event_end`) to the spool
+  first; only then is the sender woken to send it.
 - On connect every pending event is sent oldest first, at most `window` unacknowledged at once;
-  an `event_ack` (also a `duplicate` one) deletes the event from the spool.
+  an `event_ack` (also a `duplicate` one) deletes the event from the spool: the ack names an
+  event by its `event_id`, an end by its `end_id` (the spool's key for either).
+- An end is sent only once its sighting is acknowledged (no longer in the spool): the hub then
+  always has the sighting whose row the end updates, even after the hub refused the sighting
+  for a while (disk full) or a connection dropped between the two. Events after a held end are
+  sent meanwhile; the end goes out as soon as its sighting's ack comes in.
 - A non-fatal `error` about an event (`storage_failed`: the hub's disk is full) keeps it in the
   spool; sending pauses for `retry_after_s`, then resumes from the oldest pending event.
 - A connection lost with events in flight loses nothing: they are still in the spool, and are
@@ -30,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.delivery.spool import Spool, SpoolEntry, SpoolError, SpoolFull
-from edge.sighting import Sighting
+from edge.sighting import Report
 from wire import messages as m
 from wire.client import Backoff, Endpoint, ReconnectingClient
 from wire.connection import DEFAULT_TIMING, Connection, Timing
@@ -167,15 +173,16 @@ class Uplink:
             self._installer.join(timeout=30)
         log.info("uplink stopped: %d events stay in the spool", len(self.spool))
 
-    def submit(self, sighting: Sighting) -> bool:
-        """Spool a sighting, then send it when the hub can take it. False if the spool
-        refused it (full, or a disk error; logged and counted by the spool)."""
+    def submit(self, sighting: Report) -> bool:
+        """Spool a sighting (or a sighting's end), then send it when the hub can take it.
+        False if the spool refused it (full, or a disk error; logged and counted by the
+        spool)."""
         try:
             self.spool.add(sighting)
         except SpoolFull:
             return False  # logged and counted by the spool
         except SpoolError as exc:
-            log.error("camera %s: sighting lost: %s", sighting.camera, exc)
+            log.error("camera %s: %s lost: %s", sighting.camera, type(sighting).__name__, exc)
             return False
         self._wake.set()
         return True
@@ -294,8 +301,9 @@ class Uplink:
             log.warning("hub %s: %s: %s", session.conn.address, error.code, error.message)
             return
         log.warning(
-            "hub could not take event %s from camera %s (%s: %s); kept, retrying in %.0f s",
-            entry.event_id,
+            "hub could not take %s %s from camera %s (%s: %s); kept, retrying in %.0f s",
+            entry.kind,
+            entry.key,
             entry.camera,
             error.code,
             error.message,
@@ -353,22 +361,28 @@ class Uplink:
         session.conn.send(m.Status(node=node))
 
     def _send_events(self, session: _Session) -> None:
-        """Fill the window with the oldest pending events not yet in flight."""
+        """Fill the window with the oldest pending events not yet in flight; an end whose
+        sighting is still pending waits (and keeps the cursor before it)."""
         with self._lock:
             room = self.options.window - len(session.in_flight)
             busy = set(session.in_flight)
         if room <= 0:
             return
         candidates = self.spool.pending(after=session.cursor, limit=room + len(busy))
-        for entry in [e for e in candidates if e.event_id not in busy][:room]:
-            loaded = self.spool.read(entry.event_id)  # None: acknowledged, or found corrupt
+        held = False
+        for entry in [e for e in candidates if e.key not in busy][:room]:
+            if entry.kind == m.EventEnd.NAME and self.spool.has(entry.event_id):
+                held = True  # sent once its sighting's ack wakes this loop
+                continue
+            loaded = self.spool.read(entry.key)  # None: acknowledged, or found corrupt
             with self._lock:
                 if time.monotonic() < session.hold_until:
                     return
-                session.cursor = max(session.cursor, entry.seq)
+                if not held:
+                    session.cursor = max(session.cursor, entry.seq)
                 if loaded is None:
                     continue
-                session.in_flight[entry.event_id] = entry
+                session.in_flight[entry.key] = entry
                 self._counts.sent += 1
             session.conn.send(*loaded)
 

@@ -2,9 +2,20 @@
 
 `CameraPipeline.process(frame)` runs the steps on one frame: motion detection on a small copy;
 when something moved, the merged boxes become square crops and the current model classifies
-them; the tracker turns detections into visits; each visit that ends becomes a `Sighting`
-(event id: a fresh UUID4; times: capture times of its first and last frame; pictures: the best
-view's frame with the box drawn, and the object's thumbnail) handed to `on_sighting`.
+them; the tracker turns detections into visits. Each visit is handed to `on_sighting` twice:
+
+- when the tracker confirms it (`min_frames` recognised frames), as a `Sighting` (event id: a
+  fresh UUID4; times: capture times of its first frame and of its last frame so far; pictures:
+  the best view so far, its frame with the box drawn, and the object's thumbnail). This is what
+  the hub and the watchers see within a fraction of a second of the object coming into view.
+- when the visit ends, as a `SightingEnd` (its own UUID4 `end_id`, the sighting's `event_id`,
+  the final label, score, box and last time seen), with the final best view's pictures only if
+  that view is not the one the sighting carried (a better view came, or the label changed).
+
+A visit that ends unconfirmed is never reported. The tracker never confirms and ends a track in
+the same frame (a track is ended only by frames after its last recognised one), so a visit
+always gives a sighting first and its end later. Ends of a frame are handed on before the
+confirmations of that frame.
 
 The model is read from its slot once per frame, so a new model takes effect between two frames
 and a frame never mixes two models. Before any model arrives, motion and tracking still run
@@ -27,18 +38,25 @@ from dataclasses import dataclass, field
 from edge.capture.frame import Frame
 from edge.capture.latest import LatestFrame
 from edge.modelslot import Slot
-from edge.sighting import Sighting
+from edge.sighting import Report, Sighting, SightingEnd
 from edge.vision.classify import Classifier
 from edge.vision.geometry import Rect
 from edge.vision.motion import MotionDetector, MotionOptions
 from edge.vision.regions import RegionOptions, crop_input, find_regions
 from edge.vision.snapshot import SnapshotOptions, snapshot_jpeg, thumbnail_jpeg
-from edge.vision.tracker import Detection, FrameContext, Tracker, TrackerOptions, Visit
+from edge.vision.tracker import (
+    Detection,
+    FrameContext,
+    Tracker,
+    TrackerOptions,
+    View,
+    Visit,
+)
 
 log = logging.getLogger("vigia.edge.vision")
 
 ClassifierSource = Slot[Classifier] | Callable[[], Classifier | None]
-SightingCallback = Callable[[Sighting], None]
+SightingCallback = Callable[[Report], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +84,8 @@ class PipelineStats:
     replaced by a newer one before processing; queue_depth: frames waiting (0 or 1);
     motion_frames: processed frames with motion; crops: regions classified; inference_ms:
     moving average of one classify call (all of a frame's crops), None before the first;
-    tracks: live tracks; sightings: visits reported.
+    tracks: live tracks; sightings: visits reported (at their confirmation); ends: their ends
+    reported.
     """
 
     camera: str
@@ -79,6 +98,7 @@ class PipelineStats:
     inference_ms: float | None
     tracks: int
     sightings: int
+    ends: int
 
 
 class CameraPipeline:
@@ -102,6 +122,8 @@ class CameraPipeline:
         self._crops = 0
         self._inference_ms: float | None = None
         self._sightings = 0
+        self._ends = 0
+        self._open: dict[int, _Open] = {}  # by track id: the confirmed visits in progress
 
     def process(self, frame: Frame) -> None:
         """Run every step on `frame` (frames in capture order)."""
@@ -115,8 +137,11 @@ class CameraPipeline:
                 detections = self._classify(frame, motion.boxes, classifier)
         version = classifier.version if classifier is not None else ""
         context = FrameContext(frame.captured_ms, frame.pixels, version)
-        for visit in self._tracker.update(detections, context):
-            self._report(visit)
+        update = self._tracker.update(detections, context)
+        for visit in update.ended:
+            self._report_end(visit)
+        for visit in update.confirmed:
+            self._report_sighting(visit)
 
     def _classify(
         self, frame: Frame, boxes: tuple[Rect, ...], classifier: Classifier
@@ -137,31 +162,68 @@ class CameraPipeline:
         return [Detection(r.box, p) for r, p in zip(regions, predictions, strict=True)]
 
     def finish(self) -> None:
-        """The camera stops: report the confirmed visits still in progress."""
+        """The camera stops: end the confirmed visits still in progress."""
         for visit in self._tracker.flush():
-            self._report(visit)
+            self._report_end(visit)
 
-    def _report(self, visit: Visit) -> None:
-        best, options = visit.best, self.options.snapshot
+    def _report_sighting(self, visit: Visit) -> None:
+        """A visit was confirmed: its sighting, with the best view so far."""
+        best = visit.best
+        snapshot, thumbnail = self._pictures(visit.label, best)
         sighting = Sighting(
             event_id=str(uuid.uuid4()),
             camera=self.camera,
             label=visit.label,
-            score=min(1.0, max(0.0, best.score)),
+            score=_unit(best.score),
             started_at=visit.started_ms,
             ended_at=visit.ended_ms,
             box=best.box.to_box(),
             model_version=best.model_version,
-            snapshot=snapshot_jpeg(
-                best.pixels, best.box, label=visit.label, score=best.score, options=options
-            ),
-            thumbnail=thumbnail_jpeg(best.pixels, best.box, options),
+            snapshot=snapshot,
+            thumbnail=thumbnail,
         )
+        self._open[visit.track_id] = _Open(sighting.event_id, best)
         self._sightings += 1
+        self._hand_on(sighting)
+
+    def _report_end(self, visit: Visit) -> None:
+        """A confirmed visit ended: its final values; new pictures only for a new best view."""
+        opened = self._open.pop(visit.track_id, None)
+        if opened is None:  # not reported at its confirmation: nothing to end
+            return
+        best = visit.best
+        snapshot, thumbnail = b"", b""
+        if best is not opened.best:
+            snapshot, thumbnail = self._pictures(visit.label, best)
+        end = SightingEnd(
+            end_id=str(uuid.uuid4()),
+            event_id=opened.event_id,
+            camera=self.camera,
+            label=visit.label,
+            score=_unit(best.score),
+            ended_at=visit.ended_ms,
+            box=best.box.to_box(),
+            snapshot=snapshot,
+            thumbnail=thumbnail,
+        )
+        self._ends += 1
+        self._hand_on(end)
+
+    def _pictures(self, label: str, best: View) -> tuple[bytes, bytes]:
+        """The snapshot and thumbnail JPEGs of a view."""
+        options = self.options.snapshot
+        snapshot = snapshot_jpeg(
+            best.pixels, best.box, label=label, score=best.score, options=options
+        )
+        return snapshot, thumbnail_jpeg(best.pixels, best.box, options)
+
+    def _hand_on(self, report: Report) -> None:
         try:
-            self._on_sighting(sighting)
+            self._on_sighting(report)
         except Exception:
-            log.exception("%s: the sighting handler failed", self.camera)
+            log.exception(
+                "%s: the sighting handler failed on %s", self.camera, type(report).__name__
+            )
 
     def stats(self, latest: LatestFrame | None = None) -> PipelineStats:
         """The counters now; frames in, dropped and waiting come from `latest` when given."""
@@ -177,7 +239,21 @@ class CameraPipeline:
             inference_ms=self._inference_ms,
             tracks=self._tracker.active,
             sightings=self._sightings,
+            ends=self._ends,
         )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Open:
+    """A confirmed visit in progress: its sighting's id and the view its pictures show."""
+
+    event_id: str
+    best: View
+
+
+def _unit(score: float) -> float:
+    """A score clamped into 0..1 (the wire's range)."""
+    return min(1.0, max(0.0, score))
 
 
 def _getter(source: ClassifierSource) -> Callable[[], Classifier | None]:
@@ -204,7 +280,7 @@ class CameraWorker:
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop after the frame in hand, then report the visits in progress (`finish`)."""
+        """Stop after the frame in hand, then end the visits in progress (`finish`)."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)

@@ -8,9 +8,14 @@ last box). A detection left over starts a new track.
 
 Confirmation. A frame counts for a track when its top class scores at least that class's
 threshold (`thresholds`, else `default_threshold`): the object is recognised in it. After
-`min_frames` such frames the track is confirmed. A track ends when its object has not been
-recognised for `lost_after_ms` (a track never recognised: not detected for that long); a
-confirmed one becomes a `Visit`, an unconfirmed one (a flicker, a leaf) is forgotten. A visit
+`min_frames` such frames the track is confirmed: `update` reports it then (in
+`TrackerUpdate.confirmed`, with the values so far), once. A track ends when its object has not
+been recognised for `lost_after_ms` (a track never recognised: not detected for that long); a
+confirmed one is reported as ended (`TrackerUpdate.ended`, final values), an unconfirmed one (a
+flicker, a leaf) is forgotten. Tracks are ended *before* a frame's detections are matched: a
+track whose object has been away for `lost_after_ms` by that frame is over, so a new object
+seen in it (after a pause in processing, or coming in where the last one left) starts a visit
+of its own instead of stretching the old one. A visit
 runs from the first to the last frame its object was recognised in: unsure detections around
 them (a sliver coming in at the border, an object fading into the background or the "hole" it
 leaves, which motion still reports for a moment) neither stretch the visit nor keep it going,
@@ -90,13 +95,13 @@ class View:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Visit:
-    """A finished, confirmed track."""
+    """A confirmed track: as it stands at its confirmation, or as it ended."""
 
     track_id: int
     label: str
     started_ms: int  # first frame the object was recognised in
-    ended_ms: int  # last
-    best: View  # the best view of `label`
+    ended_ms: int  # last (so far, at the confirmation)
+    best: View  # the best view of `label` (the same object until a better view comes)
     frames: int  # frames it was detected in
     counted: int  # of them, frames whose top class met its threshold
     totals: Mapping[str, float]  # summed scores per class
@@ -113,10 +118,19 @@ class _Track:
     counted: int = 0
     totals: dict[str, float] = field(default_factory=dict)
     best: dict[str, View] = field(default_factory=dict)
+    confirmed: bool = False  # reported as confirmed
 
     def label(self) -> str | None:
         """The class with the highest summed score, or None before any frame counted."""
         return max(self.totals, key=lambda label: self.totals[label]) if self.totals else None
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerUpdate:
+    """What one frame changed: visits confirmed in it, and visits that ended by it."""
+
+    confirmed: list[Visit] = field(default_factory=list)
+    ended: list[Visit] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,11 +156,14 @@ class Tracker:
         """Live tracks, confirmed or not."""
         return len(self._tracks)
 
-    def update(self, detections: Sequence[Detection], frame: FrameContext) -> list[Visit]:
+    def update(self, detections: Sequence[Detection], frame: FrameContext) -> TrackerUpdate:
         """Add one frame's detections (call for every processed frame, with or without any);
-        returns the visits that ended."""
+        returns the visits confirmed in this frame and those that ended by it."""
+        lost_after = self.options.lost_after_ms
+        ended = self._end([t for t in self._tracks if frame.at_ms - _seen_ms(t) >= lost_after])
         pairs = self._match(detections)
         matched = set(pairs.values())
+        touched = [self._tracks[t] for t in pairs]
         for track_index, detection_index in pairs.items():
             self._add(self._tracks[track_index], detections[detection_index], frame)
         for index, detection in enumerate(detections):
@@ -154,18 +171,26 @@ class Tracker:
                 track = _Track(next(self._ids), detection.box, frame.at_ms)
                 self._tracks.append(track)
                 self._add(track, detection, frame)
-        lost_after = self.options.lost_after_ms
-        lost = [t for t in self._tracks if frame.at_ms - _seen_ms(t) >= lost_after]
-        return self._end(lost)
+                touched.append(track)
+        return TrackerUpdate(confirmed=self._confirm(touched), ended=ended)
 
     def flush(self) -> list[Visit]:
         """End every track now (the camera stops): the confirmed ones as visits."""
         return self._end(list(self._tracks))
 
+    def _confirm(self, tracks: list[_Track]) -> list[Visit]:
+        """The tracks that reached confirmation just now, as visits so far."""
+        confirmed: list[Visit] = []
+        for track in tracks:
+            if not track.confirmed and (visit := self._visit(track)) is not None:
+                track.confirmed = True
+                confirmed.append(visit)
+        return confirmed
+
     def _end(self, tracks: list[_Track]) -> list[Visit]:
         ended = set(map(id, tracks))
         self._tracks = [t for t in self._tracks if id(t) not in ended]
-        return [visit for t in tracks if (visit := self._visit(t)) is not None]
+        return [visit for t in tracks if t.confirmed and (visit := self._visit(t)) is not None]
 
     def _visit(self, track: _Track) -> Visit | None:
         label = track.label()

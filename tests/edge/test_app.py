@@ -10,7 +10,8 @@ hub whose database the tests read: what the hub stored, not what the edge meant 
 One system runs for the whole module and the tests take turns on it, in file order: starting it
 costs seconds and the hub outage a minute. Each test works from the state it finds (the model
 running, the log so far), so each can also run alone (`-k`). What is watched from outside the
-public API: every sighting the spool takes (`edge.spool.add` is wrapped), the moment each
+public API: every sighting and sighting end the spool takes (`edge.spool.add` is wrapped), the
+moment each
 camera finishes a frame (`pipeline.process` is wrapped) and each model swapped in. One thing
 differs from `edge run`: the hub link's reconnect backoff tops out at 2 s instead of 30 s, so
 that the edge is back within seconds of the hub.
@@ -35,7 +36,7 @@ from edge.app import Edge
 from edge.capture.frame import Frame, now_ms
 from edge.config import load_config
 from edge.delivery.spool import SpoolEntry
-from edge.sighting import Sighting
+from edge.sighting import Report, Sighting, SightingEnd
 from edge.vision.classify import Classifier
 from hub.app import Hub
 from hub.config import load_config as load_hub_config
@@ -164,10 +165,11 @@ class LiveHub:
 
 @dataclass
 class Probe:
-    """What the edge did, seen from inside: sightings spooled, frames done, models swapped in
-    (monotonic times)."""
+    """What the edge did, seen from inside: sightings and their ends spooled, frames done,
+    models swapped in (monotonic times)."""
 
     spooled: list[Sighting] = field(default_factory=list)
+    ends: list[SightingEnd] = field(default_factory=list)
     frames: dict[str, list[float]] = field(default_factory=dict)
     swaps: list[tuple[float, str]] = field(default_factory=list)
 
@@ -206,10 +208,17 @@ class World:
         )
         return [stored_event(row) for row in rows]
 
+    def ends(self) -> list[StoredEvent]:
+        """Every sighting_end of this edge the hub has stored, in log order."""
+        rows = self.hub.rows(
+            "SELECT * FROM events WHERE kind = 'sighting_end' AND edge = ? ORDER BY seq", EDGE
+        )
+        return [stored_event(row) for row in rows]
+
     def camera_log(self, camera: str, after_seq: int) -> list[StoredEvent]:
         """The hub's camera_offline and camera_online entries for `camera` after a seq."""
         rows = self.hub.rows(
-            "SELECT * FROM events WHERE kind != 'sighting' AND edge = ? AND camera = ? "
+            "SELECT * FROM events WHERE kind LIKE 'camera_%' AND edge = ? AND camera = ? "
             "AND seq > ? ORDER BY seq",
             EDGE,
             camera,
@@ -268,12 +277,16 @@ def write_edge_config(root: Path, hub: LiveHub, cameras: dict[str, SceneCamera])
 
 
 def instrument(edge: Edge, probe: Probe) -> None:
-    """Record every sighting spooled, every frame processed and every model swapped in."""
+    """Record every sighting and end spooled, every frame processed and every model swapped
+    in."""
     add = edge.spool.add
 
-    def spool_add(sighting: Sighting) -> SpoolEntry:
-        entry = add(sighting)
-        probe.spooled.append(sighting)
+    def spool_add(report: Report) -> SpoolEntry:
+        entry = add(report)
+        if isinstance(report, Sighting):
+            probe.spooled.append(report)
+        else:
+            probe.ends.append(report)
         return entry
 
     setattr(edge.spool, "add", spool_add)  # noqa: B010 - an instance attribute over the method
@@ -440,6 +453,12 @@ def test_events_at_the_hub_match_the_ground_truth(world: World) -> None:
             assert any(overlaps(entry, t) and t.label == entry.label for t in truths), entry
     spooled = {s.event_id for s in world.probe.spooled if s.ended_at < cutoff_ms}
     assert spooled <= {e.entry.event_id for e in events}  # what the edge made, the hub has
+    ended = [e.entry.ends for e in world.ends()]  # an end is no second sighting: it names one
+    assert len(ended) == len(set(ended)) and set(ended) <= {e.entry.event_id for e in events}
+    for camera in CAMERAS:  # every judged visit's sighting got its final values from its end
+        for truth in whole_visits(world, camera, world.ready_ms, cutoff_ms):
+            (stored,) = [e for e in events if overlaps(e.entry, truth)]
+            assert stored.entry.event_id in ended, truth
 
 
 def test_a_model_swap_mid_stream_pauses_no_camera(world: World) -> None:
@@ -577,6 +596,14 @@ def test_a_hub_outage_loses_and_duplicates_nothing(world: World) -> None:
     events = world.sightings()
     ids = [e.entry.event_id for e in events]
     assert len(ids) == len(set(ids)) == len(world.probe.spooled)
+    stored_ends = world.ends()  # every end too: once, after its sighting, none made up
+    end_ids = [e.entry.event_id for e in stored_ends]
+    assert len(end_ids) == len(set(end_ids))
+    assert set(end_ids) <= {e.end_id for e in world.probe.ends}
+    early = {e.end_id for e in world.probe.ends if e.ended_at < up_ms - LOST_AFTER_MS}
+    assert early <= set(end_ids)  # spooled before the hub came back: delivered
+    seq_of = {e.entry.event_id: e.entry.seq for e in world.sightings()}  # read after the ends
+    assert all(seq_of[e.entry.ends or ""] < e.entry.seq for e in stored_ends)
     by_id = {e.entry.event_id: e for e in events}
     for sighting in made:  # made while the hub was away, stored after it came back
         assert by_id[sighting.event_id].received_ms >= up_ms

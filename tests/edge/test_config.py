@@ -28,6 +28,7 @@ def test_the_documented_example_is_valid_and_shows_the_real_defaults() -> None:
     for table in ("spool", "inference", "defaults"):
         assert getattr(config, table) == getattr(EdgeConfig(), table), table
     assert config.node.status_interval_s == EdgeConfig().node.status_interval_s
+    assert config.node.opencv_threads == EdgeConfig().node.opencv_threads == 1
 
 
 def test_a_camera_overrides_its_defaults_and_keeps_the_rest() -> None:
@@ -59,6 +60,38 @@ def test_edge_check_config_only_names_the_mistake(
     path.write_text(toml)
     assert main(["check", "--config-only", "--config", str(path)]) == 2
     assert named in capsys.readouterr().err
+
+
+def test_the_node_settings_reach_the_hub_link_and_opencv(tmp_path: Path) -> None:
+    import cv2  # noqa: PLC0415
+
+    from edge.app import Edge  # noqa: PLC0415
+    from edge.config import load_config  # noqa: PLC0415
+    from hub.cli import main as hub_main  # noqa: PLC0415
+    from wire.package import new_key, save_keys  # noqa: PLC0415
+
+    data = tmp_path / "hub"
+    assert hub_main(["init", str(data), "--advertise", "127.0.0.1:7700"]) == 0
+    assert hub_main(["add-peer", "edge-1", "--role", "edge", "--data", str(data)]) == 0
+    save_keys(new_key(), tmp_path / "trainer.key", tmp_path / "trainer.pub")
+    node = (
+        f'[node]\ncredential = "{data / "credentials" / "edge-1.toml"}"\n'
+        f'trainer_key = "{tmp_path / "trainer.pub"}"\ndata_dir = "{tmp_path / "data"}"\n'
+    )
+    path = tmp_path / "edge.toml"
+    cv2.setNumThreads(-1)
+    default_threads = cv2.getNumThreads()
+    try:
+        path.write_text(node + "status_interval_s = 2.5\n")
+        edge = Edge(load_config(path))
+        assert edge.uplink.options.status_interval_s == 2.5  # the status goes out that often
+        assert cv2.getNumThreads() == 1  # the default: OpenCV's pool off
+        path.write_text(node + "opencv_threads = 0\n")
+        edge = Edge(load_config(path))
+        assert edge.uplink.options.status_interval_s == 5.0
+        assert cv2.getNumThreads() == default_threads  # 0: OpenCV's own choice
+    finally:
+        cv2.setNumThreads(-1)
 
 
 def test_edge_check_config_only_accepts_the_example(

@@ -7,6 +7,7 @@ from wire import messages as m
 from wire.roles import Role
 
 EID = "0b7e4c1e-7f43-4c1a-9a53-3f1f8f0c2a11"
+END_ID = "5d0c1f6a-2b8e-4c7d-8e9f-0a1b2c3d4e5f"
 HEX = "ab" * 32
 BOX = m.Box(x=10, y=20, w=64, h=48)
 NODE = m.NodeStatus(
@@ -53,6 +54,20 @@ SAMPLES: list[tuple[m.Message, int]] = [
         ),
         120,
     ),
+    (
+        m.EventEnd(
+            end_id=END_ID,
+            event_id=EID,
+            camera="door",
+            label="cat",
+            score=0.95,
+            ended_at=3,
+            box=BOX,
+            snapshot_len=100,
+            thumbnail_len=20,
+        ),
+        120,
+    ),
     (m.EventAck(event_id=EID, seq=7, duplicate=False), 0),
     (m.Status(node=NODE), 0),
     (
@@ -79,6 +94,23 @@ SAMPLES: list[tuple[m.Message, int]] = [
             ended_at=2,
             box=BOX,
             model_version="v3",
+        ),
+        20,
+    ),
+    (
+        m.LogEntry(
+            seq=8,
+            kind=m.EventKind.SIGHTING_END,
+            event_id=END_ID,
+            edge="edge-1",
+            camera="door",
+            label="cat",
+            score=0.95,
+            started_at=1,
+            ended_at=3,
+            box=BOX,
+            model_version="v3",
+            ends=EID,
         ),
         20,
     ),

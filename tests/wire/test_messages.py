@@ -87,6 +87,17 @@ def test_event_body_is_snapshot_plus_thumbnail() -> None:
         event.check_body(121)
 
 
+def test_an_end_body_is_a_new_picture_pair_or_nothing() -> None:
+    end = next(msg for msg, _ in SAMPLES if isinstance(msg, m.EventEnd))
+    end.check_body(120)
+    with pytest.raises(MessageError, match=r"'event_end': snapshot_len 100 \+ thumbnail_len 20"):
+        end.check_body(100)
+    bare = end.model_copy(update={"snapshot_len": 0, "thumbnail_len": 0})
+    bare.check_body(0)  # the best view did not change: no pictures
+    with pytest.raises(MessageError, match="a snapshot needs its thumbnail"):
+        end.model_copy(update={"thumbnail_len": 0}).check_body(100)
+
+
 def test_package_body_is_its_size() -> None:
     with pytest.raises(MessageError, match="size 300 != body 299"):
         m.ModelOffer(version="v", sha256="ab" * 32, size=300).check_body(299)

@@ -1,4 +1,4 @@
-"""Sightings with distinct picture bytes, as the vision pipeline makes them."""
+"""Sightings and their ends with distinct picture bytes, as the vision pipeline makes them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 import time
 import uuid
 
-from edge.sighting import Sighting
+from edge.sighting import Sighting, SightingEnd
 from wire import messages as m
 
 
@@ -24,4 +24,19 @@ def sighting(camera: str = "door", snapshot: int = 20_000, thumbnail: int = 2_00
         model_version="v1",
         snapshot=b"\xff\xd8" + os.urandom(snapshot),
         thumbnail=b"\xff\xd8" + os.urandom(thumbnail),
+    )
+
+
+def end(of: Sighting, *, pictures: bool = False, label: str = "cat") -> SightingEnd:
+    """The end of sighting `of`, with a new picture pair or none."""
+    return SightingEnd(
+        end_id=str(uuid.uuid4()),
+        event_id=of.event_id,
+        camera=of.camera,
+        label=label,
+        score=0.9,
+        ended_at=of.ended_at + 700,
+        box=m.Box(x=6, y=8, w=40, h=20),
+        snapshot=b"\xff\xd8" + os.urandom(15_000) if pictures else b"",
+        thumbnail=b"\xff\xd8" + os.urandom(1_500) if pictures else b"",
     )

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import logging
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
 
 from edge.delivery.spool import Spool, SpoolError, SpoolFull, SpoolOptions
-from tests.edge.delivery.samples import sighting
+from edge.sighting import Report, Sighting
+from tests.edge.delivery.samples import end, sighting
+from wire import messages as m
 
 
 def _files(spool_dir: Path) -> list[str]:
@@ -184,3 +188,54 @@ def test_without_degrading_a_full_spool_refuses_the_newest(tmp_path: Path) -> No
         spool.add(sighting())
     assert [spool.read(s.event_id) for s in kept] == [s.to_event() for s in kept]
     assert spool.stats().refused == 1 and spool.stats().degraded == 0
+
+
+def test_sightings_and_their_ends_keep_their_order_across_a_restart(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    first, second = sighting(camera="yard"), sighting(camera="door")
+    made: list[Report] = [first, second, end(first, pictures=True), end(second)]
+    for report in made:
+        spool.add(report)
+    reopened = Spool(tmp_path)
+    pending = reopened.pending()
+    assert [e.key for e in pending] == [r.key for r in made]
+    assert [e.kind for e in pending] == ["event", "event", "event_end", "event_end"]
+    assert [e.event_id for e in pending] == [first.event_id, second.event_id] * 2
+    for report in made:
+        expected = report.to_event() if isinstance(report, Sighting) else report.to_message()
+        assert reopened.read(report.key) == expected
+    assert reopened.has(first.event_id) and reopened.acknowledge(first.event_id) is not None
+    assert not reopened.has(first.event_id)
+    assert reopened.acknowledge(made[2].key) is not None  # an end is acknowledged by its end_id
+    assert [e.key for e in Spool(tmp_path).pending()] == [second.event_id, made[3].key]
+
+
+def test_files_of_the_previous_format_are_still_read(tmp_path: Path) -> None:
+    """An edge upgraded with events waiting in VGSPOOL1 files (no kind byte) sends them."""
+    old = sighting()
+    event, body = old.to_event()
+    payload = event.encode()
+    crc = zlib.crc32(body, zlib.crc32(payload))
+    head = struct.pack("!8sIQI", b"VGSPOOL1", len(payload), len(body), crc)
+    (tmp_path / f"{7:016d}.evt").write_bytes(head + payload + body)
+    spool = Spool(tmp_path)
+    (entry,) = spool.pending()
+    assert (entry.seq, entry.key, entry.kind) == (7, old.event_id, "event")
+    assert spool.read(old.event_id) == (event, body)
+    new = spool.add(end(old))
+    assert new.seq == 8 and (tmp_path / f"{8:016d}.evt").read_bytes()[:8] == b"VGSPOOL2"
+
+
+def test_a_full_spool_drops_an_ends_pictures_but_keeps_its_values(tmp_path: Path) -> None:
+    made = sighting(snapshot=1_000, thumbnail=200)
+    heavy = end(made, pictures=True)
+    spool = Spool(tmp_path, SpoolOptions(budget_bytes=20_000))
+    spool.add(made)
+    spool.add(heavy)  # 16.5 kB of pictures: fits
+    spool.add(sighting(snapshot=3_000, thumbnail=300))  # does not, unless the end's go
+    loaded = spool.read(heavy.end_id)
+    assert loaded is not None
+    slim, body = loaded
+    assert isinstance(slim, m.EventEnd) and body == b""
+    assert (slim.snapshot_len, slim.thumbnail_len, slim.label) == (0, 0, heavy.label)
+    assert slim.ended_at == heavy.ended_at and spool.stats().degraded >= 1

@@ -1,6 +1,7 @@
-"""The uplink against a real hub: every sighting arrives exactly once with its pictures, also
-across a hub restart and an edge restart; what the hub cannot store stays spooled and is sent
-again; statuses arrive, at once when a camera drops."""
+"""The uplink against a real hub: every sighting (and every sighting's end) arrives exactly once
+with its pictures, also across a hub restart and an edge restart; an end never before its
+sighting; what the hub cannot store stays spooled and is sent again; statuses arrive, at once
+when a camera drops."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import pytest
 
 from edge.delivery.spool import Spool
 from edge.delivery.uplink import Uplink, UplinkOptions
-from edge.sighting import Sighting
+from edge.sighting import Report, Sighting
 from edge.system.status import StatusSource, SystemProbe, SystemSources
-from tests.edge.delivery.samples import sighting
+from tests.edge.delivery.samples import end, sighting
 from tests.hub.conftest import HubFactory, RunningHub, send_event
 from tests.wire.conftest import wait_for
 from wire import messages as m
@@ -173,6 +174,66 @@ def test_an_event_the_hub_cannot_store_stays_spooled_and_is_retried(
     assert wait_for(lambda: len(spool) == 0, timeout=10)
     assert _stored(roomy) == {s.event_id: 1 for s in made}
     assert _seq_order(roomy) == [s.event_id for s in made]
+
+
+def _rows(hub: RunningHub) -> list[tuple[str, str, str, str | None, int]]:
+    """(kind, event_id, label, ends, ended_at) of every sighting and end, in log order."""
+    db = sqlite3.connect(hub.data.database)
+    rows = db.execute(
+        "SELECT kind, event_id, label, ends, ended_at FROM events "
+        "WHERE kind IN ('sighting', 'sighting_end') ORDER BY seq"
+    ).fetchall()
+    db.close()
+    return [tuple(r) for r in rows]
+
+
+def test_an_end_is_acknowledged_by_its_end_id_and_updates_its_sighting(
+    hub: RunningHub, make_uplink: UplinkFactory, tmp_path: Path
+) -> None:
+    spool = Spool(tmp_path / "spool")
+    uplink = make_uplink(hub, spool)
+    first, second = sighting(camera="yard"), sighting(camera="door")
+    ends = [end(first, pictures=True, label="dog"), end(second)]
+    reports: list[Report] = [first, second, *ends]
+    for report in reports:
+        assert uplink.submit(report)
+    assert wait_for(lambda: len(spool) == 0, timeout=10)
+    assert uplink.state().acknowledged == 4 and uplink.state().duplicates == 0
+    assert _rows(hub) == [
+        ("sighting", first.event_id, "dog", None, ends[0].ended_at),  # updated in place
+        ("sighting", second.event_id, "cat", None, ends[1].ended_at),
+        ("sighting_end", ends[0].end_id, "dog", first.event_id, ends[0].ended_at),
+        ("sighting_end", ends[1].end_id, "cat", second.event_id, ends[1].ended_at),
+    ]
+    stored = hub.hub.reader.event(first.event_id)
+    assert stored is not None and hub.hub.images.read(stored.snapshot) == ends[0].snapshot
+    kept = hub.hub.reader.event(second.event_id)  # no new view: its own pictures stay
+    assert kept is not None and hub.hub.images.read(kept.thumbnail) == second.thumbnail
+
+
+def test_an_end_waits_until_its_sighting_is_acknowledged(
+    start_hub: HubFactory, make_uplink: UplinkFactory, tmp_path: Path
+) -> None:
+    """The hub's disk is "full": it refuses the sighting (images), and would take an end
+    without pictures; the end is held back all the same, so the hub never has an end before
+    its sighting. Once the hub has room, both arrive, in order."""
+    full = start_hub(retention={"min_free_mb": 1e9})
+    port = full.hub.server.address[1]
+    spool = Spool(tmp_path / "spool")
+    uplink = make_uplink(full, spool)
+    first, other = sighting(), sighting(camera="yard")
+    finish = end(first)
+    for report in (first, finish, other):
+        uplink.submit(report)
+    assert wait_for(lambda: uplink.state().hub_refusals >= 4, timeout=10)
+    assert len(spool) == 3 and _rows(full) == [] and uplink.state().sent >= 4
+    full.hub.stop()
+    roomy = start_hub(data=full.data, port=port)
+    assert wait_for(lambda: len(spool) == 0, timeout=10)
+    order = [event_id for _, event_id, *_ in _rows(roomy)]
+    assert sorted(order) == sorted([first.event_id, finish.end_id, other.event_id])
+    assert order.index(first.event_id) < order.index(finish.end_id)
+    assert _rows(roomy)[0][3:] == (None, finish.ended_at)  # the sighting has its final end
 
 
 def test_status_reaches_the_hub_and_a_camera_going_offline_is_logged_at_once(

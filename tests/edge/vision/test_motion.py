@@ -157,3 +157,17 @@ def test_what_stops_or_leaves_a_hole_fades_into_the_background() -> None:
     boxes = [m.boxes for m in run(detector, stays)]
     assert all(len(b) == 1 for b in boxes[:8])  # seen while it is new
     assert boxes[25:] == [()] * 15  # then part of the scene
+
+
+def test_with_nothing_moving_the_background_still_follows_slow_light_changes() -> None:
+    # The usual frame (nothing changed beyond the threshold) takes a short cut in the
+    # detector; the background must keep learning there, or dusk would become "motion".
+    background = scene()
+    detector = started(background)
+    dusk = [cast(Pixels, cv2.subtract(background, np.full_like(background, i))) for i in range(61)]
+    results = run(detector, dusk)
+    assert all(not r.boxes and not r.reset for r in results)
+    assert max(r.changed for r in results) == 0.0  # 60 levels darker, a level a frame
+    square = Rect(300, 200, 80, 80)
+    moved = detector.detect(with_square(dusk[-1], square, (250, 250, 250)))
+    assert len(moved.boxes) == 1 and moved.boxes[0].iou(square) > 0.8

@@ -1,10 +1,12 @@
-"""The camera pipeline: frames in, one sighting per visit out, with the model read per frame."""
+"""The camera pipeline: frames in; per visit a sighting at its confirmation, then its end; the
+model read per frame."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
 import uuid
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -13,7 +15,7 @@ import pytest
 from edge.capture.frame import Frame, Pixels
 from edge.capture.latest import LatestFrame
 from edge.modelslot import ModelBundle, Slot
-from edge.sighting import Sighting
+from edge.sighting import Report, Sighting, SightingEnd
 from edge.vision.classify import Classifier
 from edge.vision.motion import MotionOptions
 from edge.vision.pipeline import CameraPipeline, CameraWorker, PipelineOptions
@@ -54,27 +56,75 @@ OPTIONS = PipelineOptions(
 )
 
 
-def test_a_square_crossing_is_one_sighting(colour_model: ModelBundle) -> None:
-    sightings: list[Sighting] = []
-    pipeline = CameraPipeline("gate", OPTIONS, Slot(Classifier(colour_model)), sightings.append)
+def decoded(jpeg: bytes) -> np.ndarray:
+    picture = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert picture is not None
+    return picture
+
+
+T = TypeVar("T", Sighting, SightingEnd)
+
+
+def only(kind: type[T], reports: list[Report]) -> list[T]:
+    return [r for r in reports if isinstance(r, kind)]
+
+
+def test_a_square_crossing_is_one_sighting_at_confirmation_then_its_end(
+    colour_model: ModelBundle,
+) -> None:
+    reports: list[Report] = []
+    pipeline = CameraPipeline("gate", OPTIONS, Slot(Classifier(colour_model)), reports.append)
+    seen_at_confirmation = 0
     for frame in frames_of_a_visit("blue"):
         pipeline.process(frame)
-    (sighting,) = sightings
+        if not seen_at_confirmation and reports:
+            seen_at_confirmation = frame.captured_ms
+    sighting, end = reports
+    assert isinstance(sighting, Sighting) and isinstance(end, SightingEnd)
+    assert seen_at_confirmation == T0 + 300  # the third frame recognised: min_frames
     assert (sighting.camera, sighting.label, sighting.model_version) == ("gate", "blue", "colour-1")
     assert uuid.UUID(sighting.event_id).version == 4
-    assert (sighting.started_at, sighting.ended_at) == (T0 + 100, T0 + 800)
+    assert (sighting.started_at, sighting.ended_at) == (T0 + 100, T0 + 300)  # so far
     assert 0.5 < sighting.score <= 1
     box = sighting.box
     assert 120 - 8 <= box.h <= 120 + 8 and 180 - 8 <= box.y <= 180 + 4
-    snapshot = cv2.imdecode(np.frombuffer(sighting.snapshot, np.uint8), cv2.IMREAD_COLOR)
-    thumbnail = cv2.imdecode(np.frombuffer(sighting.thumbnail, np.uint8), cv2.IMREAD_COLOR)
-    assert snapshot is not None and thumbnail is not None
+    snapshot, thumbnail = decoded(sighting.snapshot), decoded(sighting.thumbnail)
     assert snapshot.shape == (HEIGHT, WIDTH, 3) and max(thumbnail.shape[:2]) == 160
     event, body = sighting.to_event()  # a valid wire message
     assert event.label == "blue" and body == sighting.snapshot + sighting.thumbnail
+    assert end.event_id == sighting.event_id and uuid.UUID(end.end_id).version == 4
+    assert (end.camera, end.label, end.ended_at) == ("gate", "blue", T0 + 800)
+    assert 0.5 < end.score <= 1 and 120 - 8 <= end.box.h <= 120 + 8
+    message, body = end.to_message()  # a valid wire message: new pictures, or none
+    assert message.event_id == sighting.event_id and body == end.snapshot + end.thumbnail
+    if end.snapshot:
+        assert decoded(end.snapshot).shape == (HEIGHT, WIDTH, 3)
     stats = pipeline.stats()
-    assert (stats.processed, stats.motion_frames, stats.sightings) == (24, 8, 1)
+    assert (stats.processed, stats.motion_frames, stats.sightings, stats.ends) == (24, 8, 1, 1)
     assert stats.crops == 8 and stats.inference_ms is not None and stats.tracks == 0
+
+
+def test_an_end_brings_pictures_only_when_a_better_view_came(colour_model: ModelBundle) -> None:
+    """A square that grows after its confirmation: the end carries the larger view's pictures
+    and box; the sighting keeps the small one's."""
+    still = background()
+    pictures = [still]
+    for k, side in enumerate((60, 60, 60, 60, 90, 120, 150, 150)):
+        pixels = still.copy()
+        x = 100 + 10 * k
+        pixels[200 : 200 + side, x : x + side] = BGR["green"]
+        pictures.append(pixels)
+    pictures += [still] * 12
+    reports: list[Report] = []
+    pipeline = CameraPipeline("gate", OPTIONS, Slot(Classifier(colour_model)), reports.append)
+    for i, pixels in enumerate(pictures):
+        pipeline.process(Frame("gate", i + 1, T0 + 100 * i, pixels))
+    (sighting,), (end,) = only(Sighting, reports), only(SightingEnd, reports)
+    assert sighting.box.w < 80 and end.box.w > 120
+    assert end.snapshot and end.thumbnail and end.snapshot != sighting.snapshot
+    thumbnail = decoded(end.thumbnail)
+    assert max(thumbnail.shape[:2]) == 160
+    assert int(np.argmax(thumbnail.reshape(-1, 3).mean(axis=0))) == int(np.argmax(BGR["green"]))
 
 
 def test_the_model_is_read_once_per_frame_and_a_swap_lands_between_frames(
@@ -89,8 +139,8 @@ def test_the_model_is_read_once_per_frame_and_a_swap_lands_between_frames(
         reads.append(1)
         return current[0]
 
-    sightings: list[Sighting] = []
-    pipeline = CameraPipeline("gate", OPTIONS, getter, sightings.append)
+    reports: list[Report] = []
+    pipeline = CameraPipeline("gate", OPTIONS, getter, reports.append)
     frames = frames_of_a_visit("red") + frames_of_a_visit("green", start_seq=25)
     for index, frame in enumerate(frames):
         if index == 3:
@@ -99,6 +149,7 @@ def test_the_model_is_read_once_per_frame_and_a_swap_lands_between_frames(
             current[0] = second
         pipeline.process(frame)
     assert len(reads) == len(frames)
+    sightings = only(Sighting, reports)
     assert [(s.label, s.model_version) for s in sightings] == [
         ("red", "colour-1"),
         ("green", "colour-2"),
@@ -116,23 +167,23 @@ def test_no_model_no_sightings_and_a_failing_handler_is_survived(
     stats = quiet.stats()
     assert (stats.motion_frames, stats.crops, stats.sightings) == (8, 0, 0)
 
-    def broken(_: Sighting) -> None:
+    def broken(_: Report) -> None:
         raise RuntimeError("spool full")
 
     pipeline = CameraPipeline("gate", OPTIONS, Slot(Classifier(colour_model)), broken)
     for frame in frames_of_a_visit("red") + frames_of_a_visit("blue", start_seq=25):
         pipeline.process(frame)
-    assert pipeline.stats().sightings == 2
+    assert (pipeline.stats().sightings, pipeline.stats().ends) == (2, 2)
 
 
 def test_the_worker_keeps_to_its_rate_and_finishes_the_visit_in_progress(
     colour_model: ModelBundle,
 ) -> None:
-    sightings: list[Sighting] = []
+    reports: list[Report] = []
     options = dataclasses.replace(
         OPTIONS, fps_limit=5, tracker=TrackerOptions(lost_after_ms=60_000)
     )
-    pipeline = CameraPipeline("gate", options, Slot(Classifier(colour_model)), sightings.append)
+    pipeline = CameraPipeline("gate", options, Slot(Classifier(colour_model)), reports.append)
     latest = LatestFrame()
     worker = CameraWorker(pipeline, latest)
     worker.start()
@@ -149,7 +200,10 @@ def test_the_worker_keeps_to_its_rate_and_finishes_the_visit_in_progress(
     assert 4 <= stats.processed <= 9  # about 5 a second for 1.2 s
     assert stats.frames_in == 60
     assert stats.dropped + stats.processed + stats.queue_depth == 60
-    assert [s.label for s in sightings] == ["green"]  # reported at stop, still in progress
+    (sighting,) = only(Sighting, reports)
+    (end,) = only(SightingEnd, reports)  # ended at stop, still in progress
+    assert (sighting.label, end.label, end.event_id) == ("green", "green", sighting.event_id)
+    assert reports == [sighting, end]
 
 
 @pytest.mark.parametrize("rate", [0.0, -1.0])

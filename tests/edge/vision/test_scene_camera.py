@@ -1,8 +1,10 @@
 """End to end: a scene camera of our video server, read over RTSP, through the whole pipeline;
-the sightings must match the scene's ground truth, one per visit with the right class."""
+the sightings (with the final values their ends bring) must match the scene's ground truth, one
+per visit with the right class."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -17,7 +19,7 @@ from edge.capture.camera import Camera, CameraOptions
 from edge.capture.frame import now_ms
 from edge.capture.source import SourceOptions
 from edge.modelslot import ModelBundle, Slot
-from edge.sighting import Sighting
+from edge.sighting import Report, Sighting, SightingEnd
 from edge.vision.classify import Classifier
 from edge.vision.pipeline import CameraPipeline, CameraWorker, PipelineOptions
 from edge.vision.tracker import TrackerOptions
@@ -85,6 +87,25 @@ def read_truth(path: Path) -> list[Truth]:
     return [Truth(r["label"], r["enter_ms"], r["leave_ms"], r["partial"]) for r in lines]
 
 
+def finals(reports: list[Report]) -> list[Sighting]:
+    """Each sighting with the final values of its end (each sighting has exactly one end,
+    which comes after it)."""
+    ends = {r.event_id: r for r in reports if isinstance(r, SightingEnd)}
+    sightings = [r for r in reports if isinstance(r, Sighting)]
+    assert sorted(ends) == sorted(s.event_id for s in sightings)
+    for sighting in sightings:
+        assert reports.index(sighting) < reports.index(ends[sighting.event_id])
+    return [
+        dataclasses.replace(
+            s,
+            label=ends[s.event_id].label,
+            score=ends[s.event_id].score,
+            ended_at=ends[s.event_id].ended_at,
+        )
+        for s in sightings
+    ]
+
+
 def overlaps(sighting: Sighting, truth: Truth) -> bool:
     return (
         sighting.started_at <= truth.leave_ms + SLACK_MS
@@ -96,10 +117,10 @@ def test_every_visit_is_one_sighting_of_its_class(
     scene_server: tuple[str, Path, RtspServer], colour_model: ModelBundle
 ) -> None:
     url, truth_path, server = scene_server
-    sightings: list[Sighting] = []
+    reports: list[Report] = []
     camera = Camera(CameraOptions("yard", url, SourceOptions(open_timeout_s=5, read_timeout_s=3)))
     options = PipelineOptions(fps_limit=10, tracker=TrackerOptions(lost_after_ms=700))
-    pipeline = CameraPipeline("yard", options, Slot(Classifier(colour_model)), sightings.append)
+    pipeline = CameraPipeline("yard", options, Slot(Classifier(colour_model)), reports.append)
     worker = CameraWorker(pipeline, camera.latest)
     camera.start()
     deadline = time.monotonic() + 10
@@ -115,6 +136,7 @@ def test_every_visit_is_one_sighting_of_its_class(
     worker.stop()
     stats = worker.stats()
     server.stop()  # the scene logs the visit in progress as partial
+    sightings = finals(reports)
 
     truths = read_truth(truth_path)
     whole = [

@@ -1,4 +1,5 @@
-"""The tracker: detections frame by frame become one visit per object, with its best view."""
+"""The tracker: detections frame by frame become one visit per object, with its best view,
+reported once when confirmed and once when ended."""
 
 from __future__ import annotations
 
@@ -26,13 +27,14 @@ def frame(at_ms: int, marker: int = 0) -> FrameContext:
 
 
 def feed(tracker: Tracker, frames: list[list[Detection]], start: int = T0) -> list[Visit]:
-    """One frame every 100 ms from `start`, then empty frames until everything ended."""
+    """One frame every 100 ms from `start`, then empty frames until everything ended; the
+    visits that ended."""
     visits: list[Visit] = []
     for k, detections in enumerate(frames):
-        visits += tracker.update(detections, frame(start + 100 * k, marker=k))
+        visits += tracker.update(detections, frame(start + 100 * k, marker=k)).ended
     at = start + 100 * len(frames)
     while tracker.active:
-        visits += tracker.update([], frame(at))
+        visits += tracker.update([], frame(at)).ended
         at += 100
     return visits
 
@@ -45,10 +47,10 @@ def test_one_object_across_frames_is_one_visit_once_it_is_lost() -> None:
     tracker = Tracker(TrackerOptions(lost_after_ms=500))
     visits = []
     for k, detections in enumerate(walk(6)):
-        visits += tracker.update(detections, frame(T0 + 100 * k))
+        visits += tracker.update(detections, frame(T0 + 100 * k)).ended
     assert visits == [] and tracker.active == 1
-    assert tracker.update([], frame(T0 + 500 + 400)) == []  # 400 ms unseen: not yet
-    (visit,) = tracker.update([], frame(T0 + 500 + 500))
+    assert tracker.update([], frame(T0 + 500 + 400)).ended == []  # 400 ms unseen: not yet
+    (visit,) = tracker.update([], frame(T0 + 500 + 500)).ended
     assert (visit.label, visit.started_ms, visit.ended_ms) == ("cat", T0, T0 + 500)
     assert (visit.frames, visit.counted, visit.best.model_version) == (6, 6, "m1")
     assert tracker.active == 0
@@ -122,3 +124,61 @@ def test_flush_ends_the_confirmed_tracks_now() -> None:
         tracker.update(detections, frame(T0 + 100 * k))
     visits = tracker.flush()
     assert [v.label for v in visits] == ["cat"] and tracker.active == 0
+
+
+def test_a_visit_is_reported_once_when_confirmed_with_its_values_so_far() -> None:
+    tracker = Tracker(TrackerOptions(min_frames=3, lost_after_ms=500))
+    updates = [tracker.update(d, frame(T0 + 100 * k, marker=k)) for k, d in enumerate(walk(6))]
+    assert [len(u.confirmed) for u in updates] == [0, 0, 1, 0, 0, 0]  # the third sure frame
+    assert all(u.ended == [] for u in updates)
+    confirmed = updates[2].confirmed[0]
+    assert (confirmed.label, confirmed.started_ms, confirmed.ended_ms) == ("cat", T0, T0 + 200)
+    assert confirmed.counted == 3 and int(confirmed.best.pixels[0, 0, 0]) in (0, 1, 2)
+    ended = tracker.update([], frame(T0 + 1000))
+    assert ended.confirmed == [] and [v.track_id for v in ended.ended] == [confirmed.track_id]
+    assert (ended.ended[0].ended_ms, ended.ended[0].counted) == (T0 + 500, 6)
+
+
+def test_the_best_view_object_changes_only_for_a_better_view() -> None:
+    tracker = Tracker(TrackerOptions(min_frames=2, iou_threshold=0.01, centre_distance=2))
+    boxes = [Rect(300, 200, 100, 100), Rect(290, 190, 160, 160), Rect(300, 200, 100, 100)]
+    confirmed = []
+    for k, box in enumerate(boxes):
+        confirmed += tracker.update([detection(box, "cat", 0.8)], frame(T0 + 100 * k)).confirmed
+    (at_confirmation,) = confirmed  # at the second frame: the large view is already the best
+    (ended,) = tracker.flush()
+    assert ended.best is at_confirmation.best  # no better view since: the same object
+    tracker = Tracker(TrackerOptions(min_frames=2, iou_threshold=0.01, centre_distance=2))
+    confirmed = []
+    for k, box in enumerate([boxes[0], boxes[2], boxes[1]]):  # the large view comes last
+        confirmed += tracker.update([detection(box, "cat", 0.8)], frame(T0 + 100 * k)).confirmed
+    (ended,) = tracker.flush()
+    assert ended.best is not confirmed[0].best and ended.best.box == Rect(290, 190, 160, 160)
+
+
+def test_an_unconfirmed_track_is_never_reported() -> None:
+    tracker = Tracker(TrackerOptions(min_frames=3, lost_after_ms=300))
+    updates = [tracker.update(d, frame(T0 + 100 * k)) for k, d in enumerate(walk(2))]
+    updates.append(tracker.update([], frame(T0 + 1000)))
+    assert all(u.confirmed == [] and u.ended == [] for u in updates)
+    assert tracker.active == 0 and tracker.flush() == []
+
+
+def test_an_object_seen_after_the_last_one_was_lost_is_a_new_visit() -> None:
+    """Processing paused (a busy CPU) for longer than lost_after_ms, and the next frame shows
+    a new object where the last one was: the old visit ended before that frame, so it is not
+    stretched over the gap to swallow the new one (two visits 1 s apart used to be one)."""
+    tracker = Tracker(TrackerOptions(lost_after_ms=700))
+    ended: list[Visit] = []
+    for k, detections in enumerate(walk(5)):
+        ended += tracker.update(detections, frame(T0 + 100 * k)).ended
+    again = T0 + 400 + 1000  # 1 s after the last frame, no frame in between
+    later = [detection(Rect(180 + 20 * k, 200, 80, 80), "dog", 0.8) for k in range(5)]
+    confirmed: list[Visit] = []
+    for k, d in enumerate(later):
+        update = tracker.update([d], frame(again + 100 * k))
+        ended, confirmed = ended + update.ended, confirmed + update.confirmed
+    assert [(v.label, v.started_ms, v.ended_ms) for v in ended] == [("cat", T0, T0 + 400)]
+    assert [(v.label, v.started_ms) for v in confirmed] == [("dog", again)]
+    (last,) = tracker.flush()
+    assert (last.label, last.started_ms, last.ended_ms) == ("dog", again, again + 400)
