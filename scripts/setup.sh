@@ -22,6 +22,9 @@ REQUIREMENTS=(
   "/usr/bin/python3 -c 'import gi; gi.require_version(\"GstRtspServer\", \"1.0\")'|gir1.2-gst-rtsp-server-1.0"
   # The trainer's tests, benchmark and demo learn Fashion-MNIST from Debian's package.
   "test -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz|dataset-fashion-mnist"
+  # The watcher is a Tk app; its GUI test and benchmark run it under a private Xvfb display.
+  "$PYTHON -c 'import tkinter'|python3-tk"
+  "command -v Xvfb|xvfb"
 )
 
 missing=()
