@@ -77,7 +77,7 @@ class Vision(Settings):
     global_change: Share = 0.6
     pad: float = Field(default=0.15, ge=0)
     max_regions: int = Field(default=4, ge=1)
-    min_frames: int = Field(default=3, ge=1)
+    min_frames: int = Field(default=2, ge=1)
     threshold: Share = 0.5
     lost_after_ms: int = Field(default=1500, gt=0)
     snapshot_quality: int = Field(default=85, ge=1, le=100)

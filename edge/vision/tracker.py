@@ -46,7 +46,7 @@ class TrackerOptions:
 
     iou_threshold: float = 0.2
     centre_distance: float = 1.0
-    min_frames: int = 3
+    min_frames: int = 2
     default_threshold: float = 0.5
     thresholds: Mapping[str, float] = field(default_factory=dict)
     lost_after_ms: int = 1500

@@ -52,7 +52,8 @@ def frames_of_a_visit(label: str, *, start_seq: int = 1, steps: int = 8) -> list
 
 #: One warm-up frame: these tests start with one empty frame.
 OPTIONS = PipelineOptions(
-    motion=MotionOptions(warmup_frames=1), tracker=TrackerOptions(lost_after_ms=800)
+    motion=MotionOptions(warmup_frames=1),
+    tracker=TrackerOptions(min_frames=3, lost_after_ms=800),
 )
 
 
