@@ -164,6 +164,14 @@ def early_stopping(spec: TrainSpec) -> keras.callbacks.EarlyStopping:
     )
 
 
+def reduce_on_plateau(spec: TrainSpec) -> keras.callbacks.ReduceLROnPlateau:
+    """Cut the learning rate to 30% after an epoch without a better val loss, a round before
+    early stopping would give up (a phase that plateaus often improves again at a lower rate)."""
+    return keras.callbacks.ReduceLROnPlateau(
+        monitor="val_loss", mode="min", factor=0.3, patience=max(1, spec.patience - 1), min_lr=1e-7
+    )
+
+
 def compile_for(model: keras.Model, learning_rate: float) -> None:
     """Adam, sparse cross-entropy on the softmax output, accuracy reported as `acc`."""
     model.compile(
@@ -201,7 +209,7 @@ class _Run:
             batch_size=self.spec.batch_size,
             progress=self.progress,
         )
-        callbacks = [early_stopping(self.spec), reporter]
+        callbacks = [early_stopping(self.spec), reduce_on_plateau(self.spec), reporter]
         if self.backup_dir is not None:
             callbacks.append(keras.callbacks.BackupAndRestore(str(self.backup_dir / phase)))
         train, val = data

@@ -12,7 +12,7 @@ import trainer.train.fit as fit_module
 from tests.trainer.train.conftest import DIGEST, Run, Shapes, tiny_spec
 from tests.trainer.train.shapes import CLASSES
 from trainer.tfrun import keras
-from trainer.train.fit import early_stopping, limited, train
+from trainer.train.fit import early_stopping, limited, reduce_on_plateau, train
 from trainer.train.progress import Progress
 
 
@@ -23,6 +23,14 @@ def test_early_stopping_watches_val_loss_and_restores_the_best_epoch() -> None:
     assert callback.patience == 2
     assert callback.restore_best_weights
     assert callback.min_delta == 0
+
+
+def test_a_plateau_first_lowers_the_learning_rate_then_stops() -> None:
+    spec = tiny_spec(patience=3)
+    reduce = reduce_on_plateau(spec)
+    assert (reduce.monitor, reduce.factor, reduce.patience) == ("val_loss", 0.3, 2)
+    assert reduce.patience < early_stopping(spec).patience
+    assert reduce_on_plateau(tiny_spec(patience=1)).patience == 1
 
 
 def test_a_plateau_stops_training_before_the_last_epoch() -> None:
