@@ -53,9 +53,10 @@ if ! $PYTHON -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   exit 1
 fi
 
-if [[ ! -x $VENV/bin/python ]]; then
+if [[ ! -x $VENV/bin/python || ! -x $VENV/bin/pip ]]; then
+  # --clear: a creation cut short leaves a venv without pip, which is made again.
   echo "setup: creating the virtual environment in $VENV"
-  $PYTHON -m venv "$VENV"
+  $PYTHON -m venv --clear "$VENV"
 fi
 echo "setup: installing vigia[all,dev] into $VENV (TensorFlow makes the first run take a minute)"
 "$VENV/bin/pip" install --quiet --disable-pip-version-check -e ".[all,dev]"
