@@ -136,6 +136,7 @@ class SpoolStats:
     refused: int
     degraded: int
     corrupt: int
+    lost: int  # files deleted from outside before the hub had them
 
 
 @dataclass(slots=True)
@@ -145,6 +146,7 @@ class _Counts:
     refused: int = 0
     degraded: int = 0
     corrupt: int = 0
+    lost: int = 0
 
 
 @dataclass(slots=True)
@@ -200,7 +202,8 @@ class Spool:
         try:
             return _parse(entry.path.read_bytes())
         except FileNotFoundError:
-            return None  # acknowledged meanwhile
+            self._vanished(entry)  # unless acknowledged meanwhile, deleted from outside
+            return None
         except (OSError, _Corrupt) as exc:
             with self._lock:
                 if self._state.entries.get(key) is entry:
@@ -223,6 +226,7 @@ class Spool:
                 refused=s.counts.refused,
                 degraded=s.counts.degraded,
                 corrupt=s.counts.corrupt,
+                lost=s.counts.lost,
             )
 
     def status_flags(self) -> list[str]:
@@ -436,6 +440,21 @@ class Spool:
             )
             s.full = False
         s.nearly_full = nearly
+
+    def _vanished(self, entry: SpoolEntry) -> None:
+        """Forget an entry whose file someone else deleted, saying what was lost."""
+        with self._lock:
+            if self._state.entries.get(entry.key) is not entry:
+                return  # acknowledged (and deleted by us) while it was being read
+            self._forget(entry)
+            self._state.counts.lost += 1
+        log.error(
+            "spool: %s was deleted from outside: %s %s of camera %s is lost",
+            entry.path,
+            entry.kind,
+            entry.key,
+            entry.camera,
+        )
 
     def _quarantine(self, path: Path, reason: str) -> None:
         """Move a damaged file to corrupt/, with one warning; never raise."""

@@ -120,6 +120,23 @@ def test_a_corrupt_file_is_moved_aside_and_never_stops_the_spool(
     assert sum("moved corrupt" in r.getMessage() for r in caplog.records) == 3
 
 
+def test_a_file_deleted_from_outside_is_forgotten_and_named_as_lost(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool = Spool(tmp_path)
+    gone, kept = sighting(), sighting()
+    for s in (gone, kept):
+        spool.add(s)
+    sorted(tmp_path.glob("*.evt"))[0].unlink()
+    with caplog.at_level(logging.ERROR, logger="vigia.edge.spool"):
+        assert spool.read(gone.event_id) is None
+    assert [e.event_id for e in spool.pending()] == [kept.event_id]  # not pending for ever
+    assert len(spool) == 1 and spool.stats().lost == 1
+    (record,) = [r for r in caplog.records if "deleted from outside" in r.getMessage()]
+    assert gone.event_id in record.getMessage() and gone.camera in record.getMessage()
+    assert spool.read(kept.event_id) == kept.to_event()
+
+
 def test_the_budget_warns_once_at_80_percent(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
