@@ -170,10 +170,18 @@ def parse_args(argv: list[str] | None) -> DemoOptions:
     """Options, with CAMERAS from the environment as the default number of cameras."""
     parser = argparse.ArgumentParser(prog="vigia-demo", description=__doc__.split("\n\n")[0])
     add = parser.add_argument
-    add("--cameras", type=int, default=int(os.environ.get("CAMERAS", "4")),
-        help="scene cameras on the edge (default: $CAMERAS or 4)")  # fmt: skip
-    add("--workdir", type=Path, default=Path.home() / ".cache" / "vigia" / "demo",
-        help="where the run keeps its data (default: ~/.cache/vigia/demo)")  # fmt: skip
+    add(
+        "--cameras",
+        type=int,
+        default=int(os.environ.get("CAMERAS", "4")),
+        help="scene cameras on the edge (default: $CAMERAS or 4)",
+    )
+    add(
+        "--workdir",
+        type=Path,
+        default=Path.home() / ".cache" / "vigia" / "demo",
+        help="where the run keeps its data (default: ~/.cache/vigia/demo)",
+    )
     add("--workers", type=int, default=2, help="local trainer workers (default 2)")
     add("--limit", type=int, default=500, help="Fashion-MNIST images per class (500)")
     add("--epochs", type=int, default=6, help="epochs of the new head (6)")
@@ -188,10 +196,16 @@ def parse_args(argv: list[str] | None) -> DemoOptions:
     if not 1 <= args.cameras <= 64 or args.workers < 1 or args.limit < 1:
         parser.error("--cameras must be 1 to 64, --workers and --limit at least 1")
     return DemoOptions(
-        workdir=args.workdir, cameras=args.cameras, workers=args.workers, limit=args.limit,
-        epochs=args.epochs, classes=classes, model=args.model, watcher=args.watcher,
+        workdir=args.workdir,
+        cameras=args.cameras,
+        workers=args.workers,
+        limit=args.limit,
+        epochs=args.epochs,
+        classes=classes,
+        model=args.model,
+        watcher=args.watcher,
         seconds=args.seconds,
-    )  # fmt: skip
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -149,8 +149,12 @@ def init_worker(layout: Layout, name: str) -> None:
     argv = [script("trainer"), "worker", "init", str(data), "--name", name]
     run([*argv, "--port", str(port), "--advertise", f"{HOST}:{port}"], quiet=True)
     settings = data / "worker.toml"
-    text = re.sub(r"^collective_port = \d+", f"collective_port = {free_port()}",
-                  settings.read_text(), flags=re.M)  # fmt: skip
+    text = re.sub(
+        r"^collective_port = \d+",
+        f"collective_port = {free_port()}",
+        settings.read_text(),
+        flags=re.M,
+    )
     settings.write_text(text.replace('host = "0.0.0.0"', f'host = "{HOST}"'))
     (data / "credentials" / f"{name}.toml").replace(layout.workers / f"{name}.toml")
 
@@ -163,13 +167,13 @@ def start_worker(layout: Layout, name: str) -> Proc:
     return launch(f"worker {name}", argv, layout.logs / f"worker-{name}.log", port=port)
 
 
-def init_hub(layout: Layout) -> int:
-    """`hub init` on a free port, and a credential for the edge, the watcher and the trainer;
-    the hub's port."""
+def init_hub(layout: Layout, advertise: str = HOST) -> int:
+    """`hub init` on a free port, and a credential for the edge, the watcher and the trainer
+    (which dial `advertise`); the hub's port."""
     port = free_port()
     hub = script("hub")
-    run([hub, "init", str(layout.hub), "--port", str(port), "--advertise", f"{HOST}:{port}"],
-        quiet=True)  # fmt: skip
+    address = f"{advertise}:{port}"
+    run([hub, "init", str(layout.hub), "--port", str(port), "--advertise", address], quiet=True)
     for peer, role in ((EDGE, "edge"), (WATCHER, "watcher"), (TRAINER, "trainer")):
         run([hub, "add-peer", peer, "--role", role, "--data", str(layout.hub)], quiet=True)
     return port
@@ -189,8 +193,10 @@ def video_config(objects: Path, truth: Path, cameras: int, port: int) -> str:
         f"[scene]\ndataset = {json.dumps(str(objects))}\ntruth_dir = {json.dumps(str(truth))}\n"
         f"{SCENE}",
     ]
-    lines += [f'[[camera]]\nname = "cam{i}"\nsource = "scene"\nseed = {i}\n'
-              for i in range(1, cameras + 1)]  # fmt: skip
+    lines += [
+        f'[[camera]]\nname = "cam{i}"\nsource = "scene"\nseed = {i}\n'
+        for i in range(1, cameras + 1)
+    ]
     return "\n".join(lines)
 
 

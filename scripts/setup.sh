@@ -25,6 +25,7 @@ REQUIREMENTS=(
   # The watcher is a Tk app; its GUI test and benchmark run it under a private Xvfb display.
   "$PYTHON -c 'import tkinter'|python3-tk"
   "command -v Xvfb|xvfb"
+  "command -v dot|graphviz"  # docs/diagrams/render.py draws the *.dot diagrams with it
 )
 
 missing=()
