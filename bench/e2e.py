@@ -46,7 +46,7 @@ from bench.video_streams import tree_cpu_s
 from demo import system
 from demo.processes import Proc, script, stop
 from demo.system import Layout
-from demo.truth import Score, read_sightings, read_visits, score
+from demo.truth import Score, percentile, read_sightings, read_visits, score
 from trainer.dataset.fashion import CLASSES
 from wire.package import load_public_key, read_package
 
@@ -69,6 +69,8 @@ class Level:
     model_accuracy: float
     p50_latency_ms: float
     p95_latency_ms: float
+    p50_recognised_ms: float  # appearance to the first frame the edge recognised it in
+    p95_recognised_ms: float
     split_visits: int
     cpu_per_camera: float
     cores: dict[str, float]
@@ -79,7 +81,8 @@ class Level:
             f"c={self.cameras:2d}  visits {self.visits:4d}  recall {self.visit_recall:.3f}  "
             f"precision {self.visit_precision:.3f}  labels {self.label_accuracy:.3f} (model "
             f"{self.model_accuracy:.3f})  latency p50 {self.p50_latency_ms:.0f} ms p95 "
-            f"{self.p95_latency_ms:.0f} ms  split {self.split_visits}  cpu/camera "
+            f"{self.p95_latency_ms:.0f} ms (recognised p50 {self.p50_recognised_ms:.0f} p95 "
+            f"{self.p95_recognised_ms:.0f})  split {self.split_visits}  cpu/camera "
             f"{self.cpu_per_camera:.3f}  cores: {cores}"
         )
 
@@ -216,6 +219,8 @@ def level(run: LevelRun, accuracy: float) -> Level:
         model_accuracy=round(accuracy, 4),
         p50_latency_ms=round(r.latency_ms(50)),
         p95_latency_ms=round(r.latency_ms(95)),
+        p50_recognised_ms=round(percentile(r.recognised_ms, 50)),
+        p95_recognised_ms=round(percentile(r.recognised_ms, 95)),
         split_visits=r.split,
         cpu_per_camera=round(run.cores["edge"] / run.cameras, 4),
         cores={k: round(v, 2) for k, v in run.cores.items()},

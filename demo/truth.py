@@ -95,6 +95,8 @@ class Score:
     true_sightings: int = 0  # sightings that match at least one visit
     merged: int = 0  # sightings that match several visits
     latencies_ms: list[float] = field(default_factory=list)  # appearance to the hub's commit
+    recognised_ms: list[float] = field(default_factory=list)  # appearance to the first frame
+    # the edge recognised it in (the sighting's started_at); the rest is confirmation and delivery
     wrong: list[tuple[str, str]] = field(default_factory=list)  # (visit image, label given)
 
     @property
@@ -144,6 +146,7 @@ def score(
         else:
             result.wrong.append((visit.image, first.label))
         result.latencies_ms.append(first.received_ms - visit.enter_ms)
+        result.recognised_ms.append(first.started_at - visit.enter_ms)
     inside = [s for s in sightings if start_ms < s.started_at and s.ended_at < end_ms]
     # Against every visit: a sighting of a visit that began before the span is no false one.
     matches = [sum(overlaps(s, v, slack_ms) for v in visits) for s in inside]

@@ -2,8 +2,10 @@
 
 Per frame (all on the small copy, its long side `long_side` pixels, 160 by default):
 
-1. shrink (bilinear: at 640x480 about five times cheaper than area averaging, and the blur
-   that follows removes what aliasing it adds), convert to grey, Gaussian blur;
+1. shrink by sampling each block's centre pixel (`INTER_NEAREST_EXACT`: at 640x480 a third
+   cheaper than bilinear, itself five times cheaper than area averaging; centres keep boxes
+   unbiased, and the blur that follows removes what aliasing sampling adds), convert to grey,
+   Gaussian blur;
 2. absolute difference to the background (a float running average), threshold;
 3. masked areas are cleared; if more than `global_change` of the rest changed at once
    (lights switched, the camera's exposure jumped, a PTZ move), the frame reports no motion
@@ -214,7 +216,7 @@ class MotionDetector:
     def _small(self, pixels: Pixels, grey: Pixels | None, size: tuple[int, int]) -> Pixels:
         """The blurred small greyscale copy."""
         if grey is None:
-            shrunk = cv2.resize(pixels, size, interpolation=cv2.INTER_LINEAR)
+            shrunk = cv2.resize(pixels, size, interpolation=cv2.INTER_NEAREST_EXACT)
             grey = cast(Pixels, cv2.cvtColor(shrunk, cv2.COLOR_BGR2GRAY))
         elif (grey.shape[1], grey.shape[0]) != size:
             grey = cast(Pixels, cv2.resize(grey, size, interpolation=cv2.INTER_LINEAR))

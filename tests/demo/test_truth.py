@@ -74,6 +74,7 @@ def test_two_sightings_of_one_visit_count_as_a_split_and_the_first_gives_label_a
     assert result.split == 1
     assert result.label_accuracy == 1.0
     assert result.latencies_ms == [400]
+    assert result.recognised_ms == [100]
 
 
 def test_a_wrong_label_is_counted_and_named() -> None:
