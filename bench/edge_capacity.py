@@ -61,8 +61,6 @@ import json
 import logging
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -77,6 +75,7 @@ import cv2
 import numpy as np
 
 from bench.video_streams import free_port, tree_cpu_s
+from demo.processes import Proc, launch, script, stop, tail
 from hub.cli import main as hub_cli
 from hub.db import Reader, StoredEvent, stored_event
 from video.sources.base import Pixels
@@ -114,70 +113,6 @@ OPTIONS_VARIABLE = "OPENCV_FFMPEG_CAPTURE_OPTIONS"  # as edge.capture.rtsp sets 
 
 
 # --- the things under test, each in its own process --------------------------------------------
-
-
-@dataclass
-class Proc:
-    """A process under test and its log."""
-
-    name: str
-    popen: subprocess.Popen[bytes]
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def check(self) -> None:
-        """RuntimeError with the log's tail if it has died."""
-        if self.popen.poll() is not None:
-            raise RuntimeError(
-                f"{self.name} exited with {self.popen.returncode}:\n{tail(self.log)}"
-            )
-
-
-def tail(log: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def script(name: str) -> str:
-    """A console script of this virtual environment."""
-    return str(Path(sys.executable).parent / name)
-
-
-def launch(name: str, argv: list[str], log: Path, port: int | None = None) -> Proc:
-    """Start a process logging to `log`; with `port`, return once it accepts there."""
-    with log.open("wb") as out:
-        proc = Proc(name, subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT), log)
-    deadline = time.monotonic() + SETUP_TIMEOUT_S
-    while port is not None:
-        proc.check()
-        try:
-            socket.create_connection((HOST, port), 0.5).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                stop(proc)
-                raise RuntimeError(
-                    f"{name} did not listen within {SETUP_TIMEOUT_S:.0f} s"
-                ) from None
-            time.sleep(0.05)
-    return proc
-
-
-def stop(proc: Proc | None) -> None:
-    """SIGTERM (a clean stop), then SIGKILL if it lingers."""
-    if proc is None or proc.popen.poll() is not None:
-        return
-    proc.popen.send_signal(signal.SIGTERM)
-    try:
-        proc.popen.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.popen.kill()
-        proc.popen.wait()
 
 
 def warnings_in(log: Path) -> int:
@@ -329,7 +264,9 @@ def start_cameras(setup: Setup, cameras: int, *, scene: bool, tag: str) -> Camer
     truth = folder / "truth"
     config.write_text(video_config(setup, cameras, scene=scene, port=port, truth=truth))
     argv = [script("video"), "serve", "--config", str(config)]
-    return Cameras(launch("video serve", argv, folder / "video.log", port), port, cameras, truth)
+    return Cameras(
+        launch("video serve", argv, folder / "video.log", port=port), port, cameras, truth
+    )
 
 
 def start_edge(setup: Setup, cameras: Cameras, tag: str) -> Proc:
@@ -848,7 +785,7 @@ def main() -> None:
     try:
         setup = prepare(root, args)
         argv = [script("hub"), "serve", "--data", str(setup.hub_data), "--host", HOST]
-        hub = launch("hub serve", argv, root / "hub.log", setup.hub_port)
+        hub = launch("hub serve", argv, root / "hub.log", port=setup.hub_port)
         args.hub_pid = hub.pid
         reader = Reader(setup.hub_data / "hub.db")
         summary: dict[str, object] = {}

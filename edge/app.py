@@ -36,6 +36,9 @@ from wire.credential import load_credential
 from wire.package import load_public_key
 
 log = logging.getLogger("vigia.edge")
+# At a stop, how long the hub gets to acknowledge the last sightings and ends (systemd waits
+# 90 s by default); an unreachable hub costs nothing: the wait is only while connected.
+DRAIN_S = 3.0
 
 
 @dataclass
@@ -110,10 +113,12 @@ class Edge:
         log.info("edge running %d camera(s)", len(self.units))
 
     def stop(self) -> None:
-        """Stop cameras first (no new sightings), then the hub link; the spool stays."""
+        """Stop cameras first (no new sightings; the visits open are ended), give the hub a
+        moment to take them, then stop the hub link; what it has not taken stays spooled."""
         for unit in self.units:
             unit.worker.stop()
             unit.camera.stop()
+        self.uplink.drain(DRAIN_S)
         self.uplink.stop()
         log.info("edge stopped; %d event(s) wait in the spool", len(self.spool))
 

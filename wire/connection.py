@@ -272,8 +272,12 @@ class Connection:
                 )
             return
         if now - clock.last_recv > self.timing.dead_after_s:
-            raise ConnectionClosed(f"peer silent for {now - clock.last_recv:.1f} s")
-        if now - clock.last_send >= self.timing.keepalive_s:
+            reason = f"peer silent for {now - clock.last_recv:.1f} s"
+            self.abort(reason)
+            raise ConnectionClosed(reason)
+        # Bytes of ours still unacknowledged: the peer has yet to take what it has, and a ping
+        # behind them proves nothing more; on a dead link it would block this reader instead.
+        if now - clock.last_send >= self.timing.keepalive_s and not self.transport.unsent():
             self._try_send(m.Ping(sent_ms=int(time.time() * 1000)))
 
     def _try_send(self, msg: m.Message) -> None:
@@ -286,6 +290,15 @@ class Connection:
                 self._send_lock.release()
 
     # --- closing --------------------------------------------------------------------------------
+
+    def abort(self, reason: str) -> None:
+        """Close at once, telling the peer nothing: it is gone or stuck, and a send to it
+        could block for `dead_after_s`. Wakes any thread blocked on the socket."""
+        if self.closed.is_set():
+            return
+        self.close_reason = reason
+        self.closed.set()
+        self.transport.close()
 
     def close(self, reason: str, error: ErrorCode | None = None) -> None:
         """Tell the peer why (an `error` if `error` is given, else `bye`), then close."""

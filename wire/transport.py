@@ -11,10 +11,12 @@ socket I/O happens outside that lock, so one thread can read while others write.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import socket
 import ssl
 import struct
+import termios
 import threading
 import time
 from typing import Protocol, cast
@@ -36,6 +38,9 @@ class Transport(Protocol):
     def recv_into(self, buf: memoryview) -> int:
         """Wait up to one tick for data and read it into `buf`; 0 if none came; raise
         ConnectionClosed at end of stream."""
+
+    def unsent(self) -> int:
+        """Bytes sent but not yet acknowledged by the peer's TCP (0 when all have arrived)."""
 
     def close(self) -> None:
         """Shut the connection down; safe to call from any thread, more than once."""
@@ -90,6 +95,16 @@ class PlainTransport:
         if n == 0:
             raise ConnectionClosed("peer closed the connection")
         return n
+
+    def unsent(self) -> int:
+        """The socket's send queue (Linux SIOCOUTQ, the same number as TIOCOUTQ)."""
+        if self._closed.is_set():
+            return 0
+        try:
+            queued = fcntl.ioctl(self.sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+        except (OSError, ValueError):  # closed meanwhile
+            return 0
+        return int(struct.unpack("i", queued)[0])
 
     def close(self) -> None:
         """Shut down both directions (waking any blocked thread), then close the socket."""
@@ -166,6 +181,9 @@ class TlsTransport:
         if self._outgoing.pending:  # e.g. a TLS 1.3 key update answer
             self._flush()
         return n
+
+    def unsent(self) -> int:
+        return self.raw.unsent()
 
     def close(self) -> None:
         """Close the socket (no close_notify: the peer may be gone already)."""

@@ -164,6 +164,15 @@ class Uplink:
         self._installer.start()
         self.client.start()
 
+    def drain(self, timeout: float) -> bool:
+        """While connected, wait up to `timeout` s for the hub to acknowledge everything
+        spooled (the last sightings and ends, made as the cameras stopped); whether it did."""
+        deadline = time.monotonic() + timeout
+        self._wake.set()
+        while len(self.spool) and self.connected and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return not len(self.spool)
+
     def stop(self) -> None:
         """Close the connection and stop; whatever is unacknowledged stays in the spool."""
         self._stopping.set()
@@ -320,8 +329,8 @@ class Uplink:
                 self._send_status(session)
                 self._send_events(session)
                 self._wake.wait(self._sleep_for(session))
-        except WireError as exc:
-            session.conn.close(f"send failed: {exc}")
+        except WireError as exc:  # the hub is gone or stuck: a goodbye could block as long
+            session.conn.abort(f"send failed: {exc}")
         except Exception:  # a bug: end this session (the client reconnects), keep the node up
             log.exception("hub %s: uplink sender failed", session.conn.address)
             session.conn.close("uplink sender failed", ErrorCode.INTERNAL)

@@ -4,14 +4,17 @@ watcher; the sightings at the hub match the scenes' ground truth."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from demo.cli import DemoOptions, run_demo
-from demo.processes import tail
-from demo.system import EDGE
+from demo.processes import script, tail
+from demo.system import EDGE, run
 from demo.truth import read_sightings, read_visits, score
 
 CLASSES = ("Trouser", "Bag", "Sneaker")  # distinct enough for a tiny model to tell apart
@@ -54,3 +57,50 @@ def test_the_demo_chain_delivers_sightings_that_match_the_ground_truth(
 
     out = capfd.readouterr().out  # the terminal watcher's lines
     assert f"@ {EDGE}" in out and "sighting" in out
+
+
+def test_ctrl_c_stops_every_part_cleanly(tmp_path: Path) -> None:
+    """`vigia-demo` with a ready model (the tests' colour model, signed by the run's key): once
+    sightings flow, SIGINT (Ctrl-C) stops the edge, the cameras and the hub with SIGTERM, each
+    exiting 0, and the demo exits 0 with nothing of it left running."""
+    workdir = tmp_path / "demo"
+    run([script("trainer"), "keygen", "--keys", str(workdir / "keys")], quiet=True)
+    package = tmp_path / "colour.vpkg"
+    sign = [sys.executable, "-m", "bench.edge_capacity", "--sign-colour-model", str(package)]
+    run([*sign, "--trainer-key", str(workdir / "keys" / "trainer.key")], quiet=True)
+    argv = [script("vigia-demo"), "--workdir", str(workdir), "--model", str(package)]
+    demo = subprocess.Popen(
+        [*argv, "--limit", "20", "--cameras", "2", "--watcher", "none"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert demo.stdout is not None
+    lines = []
+    for line in demo.stdout:
+        lines.append(line.rstrip())
+        if "sightings flow to the hub" in line:
+            demo.send_signal(signal.SIGINT)
+    assert demo.wait(30) == 0, "\n".join(lines)
+    stops = [line for line in lines if line.startswith("demo: stopped the")]
+    assert [line.split(" (")[0] for line in stops] == [
+        "demo: stopped the edge",
+        "demo: stopped the video server",
+        "demo: stopped the hub",
+    ], lines
+    assert all("(exit code 0)" in line for line in stops), stops
+    assert lines[-1] == "demo: Ctrl-C: every part stopped"
+    assert not running_under(workdir)
+
+
+def running_under(folder: Path) -> list[int]:
+    """Pids of processes whose command line names `folder`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if entry.name.isdigit() and str(folder).encode() in cmdline:
+            found.append(int(entry.name))
+    return found

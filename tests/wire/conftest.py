@@ -181,6 +181,9 @@ class MemoryTransport:
         self._data = self._data[n:]
         return n
 
+    def unsent(self) -> int:
+        return 0
+
     def close(self) -> None:
         self.closed = True
 

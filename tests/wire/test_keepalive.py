@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import threading
 import time
 
 import pytest
 
-from tests.wire.conftest import EVENT_ID, HubFactory, RunningHub, connection_pair, wait_for
+from tests.wire.conftest import (
+    EVENT_ID,
+    HubFactory,
+    RunningHub,
+    connection_pair,
+    tcp_pair,
+    wait_for,
+)
 from wire import messages as m
-from wire.connection import Connection, Received, Timing
+from wire.connection import Connection, PeerInfo, Received, Timing
 from wire.errors import ConnectionClosed
+from wire.roles import Role
+from wire.transport import PlainTransport
 
 FAST = Timing(keepalive_s=0.2, dead_after_s=1.0, handshake_timeout_s=5.0, tick_s=0.05)
 
@@ -105,3 +116,26 @@ def test_a_peer_that_only_receives_still_proves_it_is_alive() -> None:
     assert outcome == [], outcome
     assert sent > 100
     streamer.close("done")
+
+
+def test_a_dead_link_full_of_our_bytes_is_noticed_on_time() -> None:
+    """The peer stopped reading and writing with our earlier bytes still unacknowledged and
+    the socket's buffers full (a Pi gone from the Wi-Fi while events streamed to it). A ping
+    would block the reader for the whole send timeout (10 s here) before it could see that the
+    peer is silent; it is not sent, and the peer is declared dead on time."""
+    ours, theirs = tcp_pair()
+    for sock, option in ((ours, socket.SO_SNDBUF), (theirs, socket.SO_RCVBUF)):
+        sock.setsockopt(socket.SOL_SOCKET, option, 4096)
+    conn = Connection(PlainTransport(ours, FAST.tick_s, 10.0), "a", FAST, 1 << 20, None)
+    conn.authenticated(PeerInfo("peer", Role.EDGE, conn.address), 1, FAST)
+    ours.setblocking(False)
+    with contextlib.suppress(BlockingIOError):  # fill every buffer on the way (never read)
+        while True:
+            ours.send(b"x" * 4096)
+    ours.setblocking(True)
+    assert conn.transport.unsent() > 0
+    started = time.monotonic()
+    with pytest.raises(ConnectionClosed, match="peer silent for"):
+        conn.receive()
+    assert time.monotonic() - started < FAST.dead_after_s + 1.0
+    theirs.close()

@@ -143,6 +143,26 @@ def test_an_edge_restart_sends_what_its_spool_kept(
     assert _seq_order(hub) == [s.event_id for s in made]
 
 
+def test_a_drain_waits_for_the_hub_to_take_the_spool_only_while_connected(
+    start_hub: HubFactory, make_uplink: UplinkFactory, tmp_path: Path
+) -> None:
+    hub = start_hub()
+    spool = Spool(tmp_path / "spool")
+    uplink = make_uplink(hub, spool)
+    assert wait_for(lambda: uplink.connected, timeout=10)
+    made = [sighting() for _ in range(5)]
+    for s in made:
+        uplink.submit(s)
+    assert uplink.drain(10)  # returns once the hub has acknowledged every one
+    assert len(spool) == 0 and _stored(hub) == {s.event_id: 1 for s in made}
+    hub.hub.stop()
+    assert wait_for(lambda: not uplink.connected, timeout=10)
+    uplink.submit(sighting())
+    started = time.monotonic()
+    assert not uplink.drain(10)  # no hub: nothing to wait for
+    assert time.monotonic() - started < 1 and len(spool) == 1
+
+
 def test_a_resent_event_is_acknowledged_as_a_duplicate_and_removed(
     hub: RunningHub, make_uplink: UplinkFactory, tmp_path: Path
 ) -> None:
