@@ -4,7 +4,9 @@ Every part runs as its own program, set up with its own commands (demo.system), 
 machine: `video serve` with c scene cameras (640x480, 10 fps; Fashion-MNIST test images the
 model never trained on pass one at a time over a black background, about 12 visits a minute per
 camera, each logged as ground truth), `hub serve`, and `edge run` with every setting at its
-default, receiving the model by `trainer push-model` through the hub. Each level (c = 4, 8, 16
+default but `pad` (--pad, 0: crops framed as tightly as Fashion-MNIST's images; the default
+0.15 suits photos with context, see docs/edge.md), receiving the model by `trainer push-model`
+through the hub. Each level (c = 4, 8, 16
 by default) is a fresh system: hub, cameras and edge.
 
 The model is trained here first, by `trainer train` on one process (Fashion-MNIST from Debian's
@@ -126,7 +128,7 @@ def prepare_model(root: Path, args: argparse.Namespace) -> tuple[Model, Path]:
 
 @contextmanager
 def level_system(
-    root: Path, model: Model, dataset: Path, cameras: int
+    root: Path, model: Model, dataset: Path, cameras: int, pad: float
 ) -> Iterator[tuple[Layout, Proc, Proc, Proc]]:
     """A fresh hub, c scene cameras and an edge running the model; stopped at the end."""
     layout = Layout(root / f"c{cameras}")
@@ -138,7 +140,7 @@ def level_system(
         objects = system.scene_objects(dataset, layout, CLASSES, 100)
         video = system.start_video(layout, objects, cameras)
         stack.callback(stop, video.proc)
-        edge = system.start_edge(layout, layout.keys / "trainer.pub", video.urls)
+        edge = system.start_edge(layout, layout.keys / "trainer.pub", video.urls, pad=pad)
         stack.callback(stop, edge)
         system.push_model(layout, model.package)
         system.wait_running(layout, edge, model.version, cameras, timeout=180)
@@ -161,7 +163,7 @@ def run_level(
     root: Path, model: Model, dataset: Path, cameras: int, args: argparse.Namespace
 ) -> LevelRun:
     """One level: warm up, measure a window, let the last visits arrive, stop, score."""
-    with level_system(root, model, dataset, cameras) as (layout, hub, video, edge):
+    with level_system(root, model, dataset, cameras, args.pad) as (layout, hub, video, edge):
         time.sleep(args.warmup)
         procs = {"edge": edge.pid, "video": video.pid, "hub": hub.pid}
         start_ms, cpu0, t0 = now_ms(), cpu(procs), time.monotonic()
@@ -237,6 +239,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=10, help="head epochs when training")
     parser.add_argument("--model", type=Path, help="run this package instead of training one")
     parser.add_argument("--keys", type=Path, help="the folder with --model's trainer.pub")
+    parser.add_argument("--pad", type=float, default=system.PAD, help="the edge's crop pad (0)")
     parser.add_argument("--root", type=Path, help="make the temporary folder here")
     args = parser.parse_args()
     if (args.model is None) != (args.keys is None):

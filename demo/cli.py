@@ -153,6 +153,7 @@ def watch(options: DemoOptions, layout: Layout, parts: list[Proc], show: Show) -
 def run_demo(options: DemoOptions, show: Show = say) -> Layout:
     """Every step of the demo; returns where its data is (the hub's database, the truth)."""
     layout = Layout(options.workdir)
+    system.fresh_run(layout)
     show(f"[1/{STEPS}] Fashion-MNIST from Debian's dataset-fashion-mnist into {layout.root}")
     dataset = system.import_fashion_mnist(layout, options.limit)
     show(f"[2/{STEPS}] the trainer's signing keys in {layout.keys}")

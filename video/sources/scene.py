@@ -41,6 +41,7 @@ log = logging.getLogger("vigia.video.sources")
 BACKGROUND_CLASS = "_background"
 #: Where on its side an object enters or leaves: away from the corners, so it is seen whole.
 ALONG = (0.3, 0.7)
+OPPOSITE: dict[str, Exit] = {"left": "right", "right": "left", "top": "bottom", "bottom": "top"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +128,9 @@ def plan_visits(options: SceneOptions, dataset: Dataset) -> Iterator[Visit]:
         end_ms = start_ms + max(1, round(rng.uniform(*options.visit_s) * 1000))
         label = rng.choice(labels)
         entry = rng.choice(SIDES)
-        exits: list[Exit] = [side for side in SIDES if side != entry]
+        # Across to the opposite side, or away: a path to a neighbouring side cuts the corner,
+        # and a large object on it is never seen whole.
+        exits: list[Exit] = [OPPOSITE[entry]]
         yield Visit(
             start_ms=start_ms,
             end_ms=end_ms,

@@ -81,6 +81,19 @@ def test_the_label_is_the_class_with_the_highest_summed_score() -> None:
     assert visit.best.label == "dog" and visit.best.score == 0.6
 
 
+def test_views_cut_by_the_border_do_not_decide_the_label_when_whole_ones_exist() -> None:
+    coming_in = [[detection(Rect(0, 200, 60 + 20 * k, 120), "dog", 0.9)] for k in range(4)]
+    whole = [[detection(Rect(100 + 10 * k, 200, 120, 120), "cat", 0.6)] for k in range(2)]
+    (visit,) = feed(
+        Tracker(TrackerOptions(iou_threshold=0.01, centre_distance=2)), coming_in + whole
+    )
+    assert visit.label == "cat"  # 1.2 seen whole, against 3.6 of slivers at the border
+    assert visit.totals == pytest.approx({"dog": 3.6, "cat": 1.2})
+    only_slivers = [[detection(Rect(0, 200, 60 + 20 * k, 120), "dog", 0.9)] for k in range(3)]
+    (visit,) = feed(Tracker(), only_slivers)
+    assert visit.label == "dog"  # nothing better to go by
+
+
 def test_the_best_view_is_large_sure_and_not_cut_by_the_border() -> None:
     frames = [
         [detection(Rect(300, 200, 40, 40), "cat", 0.9)],  # small

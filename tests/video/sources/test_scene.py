@@ -71,7 +71,8 @@ def test_visits_are_one_at_a_time_apart_and_at_the_asked_rate(dataset: Path) -> 
     assert {v.label for v in visits} == set(CLASSES)
     assert all((dataset / v.image).parent.name == v.label for v in visits)
     assert {v.exit for v in visits} == {"left", "right", "top", "bottom", "away"}
-    assert all(v.exit != v.entry for v in visits)
+    opposite = {"left": "right", "right": "left", "top": "bottom", "bottom": "top"}
+    assert all(v.exit in (opposite[v.entry], "away") for v in visits)  # no corner cut
 
 
 def test_truth_boxes_are_where_the_object_is_drawn(dataset: Path, tmp_path: Path) -> None:
@@ -112,7 +113,7 @@ def assert_drawn_at(frame: Pixels, background: Pixels, box: Box, image: Pixels) 
     assert np.array_equal(frame[outside], background[outside])
     inside = frame[box.y : box.y + box.h, box.x : box.x + box.w].astype(int)
     field = image[0, 0].astype(int)  # the image's flat field (the mark is in the middle)
-    assert np.mean(np.abs(inside - field).sum(axis=2) < 6) > 0.5
+    assert np.mean(np.abs(inside - field).sum(axis=2) < 6) >= 0.5  # shrunk to 4x4: half mark
 
 
 def test_closing_logs_the_visit_in_progress_as_partial(dataset: Path, tmp_path: Path) -> None:
