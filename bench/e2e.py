@@ -10,8 +10,12 @@ through the hub. Each level (c = 4, 8, 16
 by default) is a fresh system: hub, cameras and edge.
 
 The model is trained here first, by `trainer train` on one process (Fashion-MNIST from Debian's
-package, --limit images per class, 96 px, head only), unless --model gives a package (signed by
-the key in --keys).
+package, --limit images per class, 96 px: the head on cached embeddings for --epochs, then the
+top 2 blocks and the head on augmented images for --finetune-epochs), unless --model gives a
+package (signed by the key in --keys). The augmented epochs matter here: random crops teach the
+model to take a crop framed a little differently from its training images, which is what the
+edge's crops of a moving object are (in a simulation of 118 visits, a head-only model lost 3.3
+points to the pipeline, the same model fine-tuned 0.8).
 
 Figures per level, over a window of --seconds after --warmup, judged on the visits wholly
 inside it (demo.truth: a sighting matches a visit on camera and time overlap, 400 ms slack):
@@ -113,8 +117,12 @@ def prepare_model(root: Path, args: argparse.Namespace) -> tuple[Model, Path]:
         system.make_keys(layout)
         package, keys = root / "model.vpkg", layout.keys
         argv = [script("trainer"), "train", str(dataset / "train"), "--out", str(package)]
-        argv += ["--size", "96", "--epochs", str(args.epochs), "--finetune-epochs", "0"]
-        say(f"training the model: {args.limit} images a class, 96 px, {args.epochs} epochs")
+        argv += ["--size", "96", "--epochs", str(args.epochs), "--finetune-blocks", "2"]
+        argv += ["--finetune-epochs", str(args.finetune_epochs)]
+        say(
+            f"training the model: {args.limit} images a class, 96 px, {args.epochs} + "
+            f"{args.finetune_epochs} epochs"
+        )
         system.run([*argv, "--keys", str(keys), "--cache-dir", str(root / "cache")], quiet=True)
     else:
         package, keys = args.model, args.keys
@@ -237,6 +245,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds before it (10)")
     parser.add_argument("--limit", type=int, default=1000, help="images a class to import")
     parser.add_argument("--epochs", type=int, default=10, help="head epochs when training")
+    parser.add_argument(
+        "--finetune-epochs", type=int, default=2, help="then epochs on augmented images (2)"
+    )
     parser.add_argument("--model", type=Path, help="run this package instead of training one")
     parser.add_argument("--keys", type=Path, help="the folder with --model's trainer.pub")
     parser.add_argument("--pad", type=float, default=system.PAD, help="the edge's crop pad (0)")
