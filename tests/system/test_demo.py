@@ -60,10 +60,12 @@ def test_the_demo_chain_delivers_sightings_that_match_the_ground_truth(
 
 
 def test_ctrl_c_stops_every_part_cleanly(tmp_path: Path) -> None:
-    """`vigia-demo` with a ready model (the tests' colour model, signed by the run's key): once
-    sightings flow, SIGINT (Ctrl-C) stops the edge, the cameras and the hub with SIGTERM, each
-    exiting 0, and the demo exits 0 with nothing of it left running."""
+    """`vigia-demo` with a ready model (the tests' colour model, signed by the run's key), in a
+    folder an earlier run left its hub in: once sightings flow, SIGINT (Ctrl-C) stops the edge,
+    the cameras and the hub with SIGTERM, each exiting 0, and the demo exits 0 with nothing of
+    it left running."""
     workdir = tmp_path / "demo"
+    run([script("hub"), "init", str(workdir / "hub")], quiet=True)  # an earlier run's
     run([script("trainer"), "keygen", "--keys", str(workdir / "keys")], quiet=True)
     package = tmp_path / "colour.vpkg"
     sign = [sys.executable, "-m", "bench.edge_capacity", "--sign-colour-model", str(package)]
