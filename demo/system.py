@@ -21,6 +21,7 @@ import numpy as np
 
 from demo.processes import HOST, Proc, ProcessError, free_port, launch, script, tail
 from hub.db import Reader
+from trainer.distributed.layout import WorkerDir
 from wire import messages as m
 
 EDGE = "edge-1"
@@ -173,7 +174,7 @@ def init_worker(layout: Layout, name: str) -> None:
 def start_worker(layout: Layout, name: str) -> Proc:
     """`trainer worker serve`, once it listens."""
     data = layout.workers / name
-    port = int(re.findall(r"^port = (\d+)", (data / "worker.toml").read_text(), re.M)[0])
+    port = WorkerDir(data).load_config().port
     argv = [script("trainer"), "worker", "serve", str(data)]
     return launch(f"worker {name}", argv, layout.logs / f"worker-{name}.log", port=port)
 
