@@ -23,10 +23,18 @@ class LatestCounts:
 
 
 class LatestFrame:
-    """A one-frame mailbox: `put` replaces, `take` waits for a frame and removes it."""
+    """A one-frame mailbox: `put` replaces, `take` waits for a frame and removes it.
+
+    This hand-off runs for every frame of every camera, so it is built on two plain locks
+    rather than a `threading.Condition`, whose wait is written in Python and cost more than
+    the rest of the hand-off: `_ready` is unlocked exactly when a frame is waiting or the
+    mailbox is closed (a lock may be released by another thread than the one that took it).
+    """
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        self._state = threading.Lock()
+        self._ready = threading.Lock()
+        self._ready.acquire()  # nothing waiting yet
         self._frame: Frame | None = None
         self._frames_in = 0
         self._dropped = 0
@@ -34,30 +42,35 @@ class LatestFrame:
 
     def put(self, frame: Frame) -> None:
         """Offer the newest frame; one still waiting is dropped (and counted)."""
-        with self._cond:
+        with self._state:
             if self._frame is not None:
                 self._dropped += 1
+            elif not self._closed:
+                self._ready.release()
             self._frame = frame
             self._frames_in += 1
-            self._cond.notify()
 
     def take(self, timeout: float | None = None) -> Frame | None:
         """The newest frame, waiting up to `timeout` seconds (None: for ever) for one.
 
         None when the time ran out or the holder was closed.
         """
-        with self._cond:
-            self._cond.wait_for(lambda: self._frame is not None or self._closed, timeout)
+        if not self._ready.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
+            return None
+        with self._state:
             frame, self._frame = self._frame, None
+            if self._closed:
+                self._ready.release()  # stays open: every later take returns at once
             return frame
 
     def close(self) -> None:
         """Wake every waiting `take` (they return what is waiting, or None); puts still work."""
-        with self._cond:
+        with self._state:
+            if not self._closed and self._frame is None:
+                self._ready.release()
             self._closed = True
-            self._cond.notify_all()
 
     def counts(self) -> LatestCounts:
         """The counters now."""
-        with self._cond:
+        with self._state:
             return LatestCounts(self._frames_in, self._dropped, int(self._frame is not None))

@@ -137,10 +137,22 @@ class _Background:
         self.previous = previous
         self.still = np.zeros_like(previous)
         self.ones = np.ones_like(previous)
+        self.quiet = 0  # frames without motion not yet added to `still`
+
+    def pass_quiet(self, small: Pixels) -> None:
+        """A frame in which nothing moved: every pixel counts as still, added up lazily (all
+        were within the threshold of the background, so any step between two of them is
+        noise)."""
+        self.quiet += 1
+        self.previous = small
 
     def count_still(self, small: Pixels, *, threshold: int) -> None:
         """Count one more frame for every pixel that changed by at most `threshold` since the
         previous frame (saturating at 255); start again from 0 where it changed more."""
+        if self.quiet:
+            quiet = np.full_like(self.still, min(self.quiet, 255))
+            self.still = cast(Pixels, cv2.add(self.still, quiet))
+            self.quiet = 0
         step = cv2.absdiff(small, self.previous)
         _, calm = cv2.threshold(step, threshold, 255, cv2.THRESH_BINARY_INV)
         self.still = cast(Pixels, cv2.bitwise_and(cv2.add(self.still, self.ones), calm))
@@ -186,7 +198,7 @@ class MotionDetector:
         if count == 0:
             # The usual frame: nothing moved. What the steps below would do then, without
             # their calls (dilating, masking and searching an empty picture).
-            background.count_still(small, threshold=self.options.threshold)
+            background.pass_quiet(small)
             cv2.accumulateWeighted(small, background.mean, self.options.alpha)
             return Motion((), 0.0, reset=False)
         changed = count / geometry.counted

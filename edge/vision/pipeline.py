@@ -17,9 +17,11 @@ the same frame (a track is ended only by frames after its last recognised one), 
 always gives a sighting first and its end later. Ends of a frame are handed on before the
 confirmations of that frame.
 
-The model is read from its slot once per frame, so a new model takes effect between two frames
-and a frame never mixes two models. Before any model arrives, motion and tracking still run
-(so a track's timing stays right) but nothing is classified.
+The model is read from its slot at most once per frame, so a new model takes effect between
+two frames and a frame never mixes two models. A frame in which nothing moved while no visit is
+in progress (most frames) stops after motion detection: nothing to classify, track or end.
+Before any model arrives, motion and tracking still run (so a track's timing stays right) but
+nothing is classified.
 
 `CameraWorker` is the camera's processing thread: it takes the newest frame from the camera's
 `LatestFrame`, at most `fps_limit` frames a second, and processes it. Each camera thus has two
@@ -33,7 +35,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from edge.capture.frame import Frame
 from edge.capture.latest import LatestFrame
@@ -81,7 +83,8 @@ class PipelineStats:
     """A camera's counters for status reports.
 
     frames_in: frames captured; processed: frames run through the pipeline; dropped: frames
-    replaced by a newer one before processing; queue_depth: frames waiting (0 or 1);
+    replaced by a newer one before processing (and, from `CameraWorker`, frames passed over to
+    keep to `fps_limit`); queue_depth: frames waiting (0 or 1);
     motion_frames: processed frames with motion; crops: regions classified; inference_ms:
     moving average of one classify call (all of a frame's crops), None before the first;
     tracks: live tracks; sightings: visits reported (at their confirmation); ends: their ends
@@ -129,6 +132,8 @@ class CameraPipeline:
         """Run every step on `frame` (frames in capture order)."""
         self._processed += 1
         motion = self._motion.detect(frame.pixels, frame.grey)
+        if not motion.boxes and not self._tracker.active:
+            return  # the usual frame: nothing moved and no visit to follow or end
         classifier = self._classifier()  # once per frame: a swap lands between frames
         detections: list[Detection] = []
         if motion.boxes:
@@ -271,6 +276,7 @@ class CameraWorker:
         self.pipeline = pipeline
         self.latest = latest
         self._stop = threading.Event()
+        self._passed_over = 0  # frames taken but not processed, to keep to fps_limit
         self._thread = threading.Thread(
             target=self._run, name=f"vision {pipeline.camera}", daemon=True
         )
@@ -291,20 +297,28 @@ class CameraWorker:
         return self._thread.is_alive()
 
     def stats(self) -> PipelineStats:
-        """The camera's counters now."""
-        return self.pipeline.stats(self.latest)
+        """The camera's counters now; `dropped` includes frames passed over for the rate."""
+        stats = self.pipeline.stats(self.latest)
+        return replace(stats, dropped=stats.dropped + self._passed_over)
 
     def _run(self) -> None:
+        # Frames are passed over, not waited for: a timed sleep before each take would wake
+        # the thread twice a frame, which cost more CPU than the motion detector's idle path.
+        # A frame counts as on time up to half a period early, so a camera sending exactly
+        # fps_limit frames a second, with jitter, has every frame processed; `due` advances a
+        # period per processed frame, so over time no more than fps_limit are.
         period = 1.0 / self.pipeline.options.fps_limit
+        slack = period / 2
         due = time.monotonic()
         while not self._stop.is_set():
-            delay = due - time.monotonic()
-            if delay > 0 and self._stop.wait(delay):
-                break
             frame = self.latest.take(timeout=0.2)
             if frame is None:
                 continue
-            due = max(due + period, time.monotonic())
+            now = time.monotonic()
+            if now < due - slack:
+                self._passed_over += 1
+                continue
+            due = max(due + period, now - slack)
             try:
                 self.pipeline.process(frame)
             except Exception:

@@ -128,7 +128,7 @@ def test_an_end_brings_pictures_only_when_a_better_view_came(colour_model: Model
     assert int(np.argmax(thumbnail.reshape(-1, 3).mean(axis=0))) == int(np.argmax(BGR["green"]))
 
 
-def test_the_model_is_read_once_per_frame_and_a_swap_lands_between_frames(
+def test_the_model_is_read_at_most_once_per_frame_and_a_swap_lands_between_frames(
     colour_model: ModelBundle,
 ) -> None:
     first = Classifier(colour_model)
@@ -148,8 +148,10 @@ def test_the_model_is_read_once_per_frame_and_a_swap_lands_between_frames(
             current[0] = first  # arrives mid-visit: the rest of the visit is classified
         if index == 24:  # between the visits
             current[0] = second
+        before = len(reads)
         pipeline.process(frame)
-    assert len(reads) == len(frames)
+        assert len(reads) - before <= 1
+    assert 0 < len(reads) < len(frames)  # not read in frames where nothing moved or was tracked
     sightings = only(Sighting, reports)
     assert [(s.label, s.model_version) for s in sightings] == [
         ("red", "colour-1"),
