@@ -159,6 +159,21 @@ def test_what_stops_or_leaves_a_hole_fades_into_the_background() -> None:
     assert boxes[25:] == [()] * 15  # then part of the scene
 
 
+def test_the_still_inside_of_a_slowly_moving_object_is_not_learned_into_the_background() -> None:
+    # A large, evenly coloured object moving 4 px a frame: its inside does not change from
+    # frame to frame for many frames. Were it learned as settled, the spot it left would show
+    # as motion and stretch its box backwards.
+    rng = np.random.default_rng(5)
+    background = scene()
+    detector = started(background)
+    squares = [Rect(40 + 4 * k, 140, 200, 200) for k in range(60)]
+    frames = [with_noise(with_square(background, square), rng) for square in squares]
+    for square, motion in zip(squares, run(detector, frames), strict=True):
+        assert len(motion.boxes) == 1
+        box = motion.boxes[0]
+        assert abs(box.x - square.x) <= 4 and abs(box.right - square.right) <= 4
+
+
 def test_with_nothing_moving_the_background_still_follows_slow_light_changes() -> None:
     # The usual frame (nothing changed beyond the threshold) takes a short cut in the
     # detector; the background must keep learning there, or dusk would become "motion".
