@@ -76,8 +76,9 @@ import numpy as np
 
 from bench.video_streams import free_port, tree_cpu_s
 from demo.processes import Proc, launch, script, stop, tail
+from demo.truth import Sighting, Visit, overlaps, percentile, read_sightings, read_visits
 from hub.cli import main as hub_cli
-from hub.db import Reader, StoredEvent, stored_event
+from hub.db import Reader
 from video.sources.base import Pixels
 from video.sources.encode import encode_jpeg
 from wire import messages as m
@@ -105,7 +106,6 @@ LABELS = ("red", "green", "blue")
 BGR = {"red": (0, 0, 255), "green": (0, 255, 0), "blue": (255, 0, 0)}
 LOST_AFTER_MS = 1500  # the edge's default, which this benchmark keeps
 WARMUP_MS = 2000  # motion warms up for 15 frames: visits entering before are not judged
-SLACK_MS = 400  # an event's times against the truth's (capture times are arrival times)
 SCENE = "visits_per_min = 12\nmin_gap_s = 1.0\nvisit_s = [2.0, 4.0]\nsize_frac = [0.3, 0.5]\n"
 SETUP_TIMEOUT_S = 90.0
 STATUS_TIMEOUT_S = 20.0  # the edge sends a status every 5 s
@@ -531,45 +531,6 @@ def no_motion_rounds(
     return rounds
 
 
-@dataclass(frozen=True)
-class Truth:
-    """One visit as its scene camera logged it (UTC ms of its first and last frame)."""
-
-    camera: str
-    label: str
-    enter_ms: int
-    leave_ms: int
-
-
-def read_truth(folder: Path) -> list[Truth]:
-    """Every whole visit the scene cameras logged (partial ones, cut by the stop, left out)."""
-    visits = []
-    for path in sorted(folder.glob("*.jsonl")):
-        for line in path.read_text().splitlines():
-            r = json.loads(line)
-            if not r["partial"]:
-                visits.append(Truth(r["camera"], r["label"], r["enter_ms"], r["leave_ms"]))
-    return visits
-
-
-def sightings(reader: Reader, received_after_ms: int) -> list[StoredEvent]:
-    """This edge's sightings the hub stored after a time."""
-    rows = reader.db().execute(
-        "SELECT * FROM events WHERE kind = 'sighting' AND edge = ? AND received_ms > ? "
-        "ORDER BY seq",
-        (EDGE, received_after_ms),
-    )
-    return [stored_event(row) for row in rows]
-
-
-def overlaps(event: m.LogEntry, truth: Truth) -> bool:
-    return (
-        event.camera == truth.camera
-        and event.started_at <= truth.leave_ms + SLACK_MS
-        and truth.enter_ms - SLACK_MS <= event.ended_at
-    )
-
-
 @dataclass
 class Latency:
     """Visits matched to events, and each one's latencies (ms) to the hub's commit."""
@@ -585,26 +546,18 @@ class Latency:
     appear: list[float] = field(default_factory=list)  # from the visit's first frame
     recognised: list[float] = field(default_factory=list)  # from the sighting's started_at
 
-    def add(self, truth: Truth, events: list[StoredEvent]) -> None:
+    def add(self, truth: Visit, events: list[Sighting]) -> None:
         """One visit and the events overlapping it."""
         self.visits += 1
         if len(events) != 1:
             self.missed += not events
             self.split += len(events) > 1
             return
-        (stored,) = events
-        if stored.entry.label != truth.label:
+        (sighting,) = events
+        if sighting.label != truth.label:
             self.wrong += 1
-        self.appear.append(stored.received_ms - truth.enter_ms)
-        self.recognised.append(stored.received_ms - stored.entry.started_at)
-
-
-def pct(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (NaN for no values)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+        self.appear.append(sighting.received_ms - truth.enter_ms)
+        self.recognised.append(sighting.received_ms - sighting.started_at)
 
 
 def latency_phase(setup: Setup, reader: Reader, args: argparse.Namespace) -> Latency:
@@ -622,17 +575,23 @@ def latency_phase(setup: Setup, reader: Reader, args: argparse.Namespace) -> Lat
         )
         end_ms = now_ms()
         time.sleep(LOST_AFTER_MS / 1000 + 3)  # the last visits end at the edge, then travel
-        events = sightings(reader, ready_ms - 60_000)
+        events = [
+            s
+            for s in read_sightings(setup.hub_data / "hub.db", EDGE)
+            if s.received_ms > ready_ms - 60_000
+        ]
     finally:
         stop(edge)
         stop(cameras.proc)  # the scenes log their last visits (as partial: left out)
         args.warnings += warnings_in(cameras.proc.log) + (warnings_in(edge.log) if edge else 0)
     latency = Latency(cameras.count, window)
-    visits = [t for t in read_truth(cameras.truth) if ready_ms < t.enter_ms and t.leave_ms < end_ms]
+    visits = [
+        t for t in read_visits(cameras.truth) if ready_ms < t.enter_ms and t.leave_ms < end_ms
+    ]
     for truth in visits:
-        latency.add(truth, [e for e in events if overlaps(e.entry, truth)])
-    judged = [e for e in events if ready_ms < e.entry.started_at and e.entry.ended_at < end_ms]
-    matches = [sum(overlaps(e.entry, t) for t in visits) for e in judged]
+        latency.add(truth, [e for e in events if overlaps(e, truth)])
+    judged = [e for e in events if ready_ms < e.started_at and e.ended_at < end_ms]
+    matches = [sum(overlaps(e, t) for t in visits) for e in judged]
     latency.extra = matches.count(0)
     latency.merged = sum(n > 1 for n in matches)
     print(window.describe("latency"), flush=True)
@@ -699,16 +658,17 @@ def report_latency(latency: Latency) -> dict[str, object]:
     )
     for name, values, note in lines:
         print(
-            f"  {name + ' -> commit':24} p50 {pct(values, 50):7.0f} ms  p95 {pct(values, 95):7.0f}"
+            f"  {name + ' -> commit':24} p50 {percentile(values, 50):7.0f} ms  "
+            f"p95 {percentile(values, 95):7.0f}"
             f" ms  max {max(values, default=float('nan')):7.0f} ms  ({note})"
         )
     print("  goal: p95 <= 500 ms from the object's first frame")
     return {
-        "p95_event_latency_ms": round(pct(latency.appear, 95)),
-        "p50_event_latency_ms": round(pct(latency.appear, 50)),
+        "p95_event_latency_ms": round(percentile(latency.appear, 95)),
+        "p50_event_latency_ms": round(percentile(latency.appear, 50)),
         "event_latency_from": "the object's first frame (truth enter_ms) to the hub's commit",
-        "p95_recognised_to_commit_ms": round(pct(latency.recognised, 95)),
-        "p50_recognised_to_commit_ms": round(pct(latency.recognised, 50)),
+        "p95_recognised_to_commit_ms": round(percentile(latency.recognised, 95)),
+        "p50_recognised_to_commit_ms": round(percentile(latency.recognised, 50)),
         "lost_after_ms": LOST_AFTER_MS,
         "latency_cameras": latency.cameras,
         "latency_visits": latency.visits,
