@@ -30,9 +30,10 @@ report no motion (1.5 s at 10 fps by default); the background starts as their pe
 so an object moving through them is not in it.
 
 Cost. Most frames show nothing moving: once the difference to the background has no changed
-pixel, the detector only counts still pixels and learns the frame, skipping dilation, masks and
-the contour search (same result, fewer calls). That frame costs about 0.2 ms alone on a 2-core
-x86-64 development machine and 0.35 ms in a running edge with 8 cameras, half of it shrinking
+pixel, the detector only learns the frame and notes one more quiet frame (added to every
+pixel's still count when something next moves), skipping dilation, masks and the contour
+search. That frame costs about 0.13 ms alone on a 2-core x86-64 development machine and about
+0.2 ms in a running edge with 8 cameras, a third of it shrinking
 the 640x480 frame, against about 1.2 ms of CPU for OpenCV to receive and decode the same MJPEG
 frame over RTSP. It calls no OpenCV parallel code worth splitting: the edge runs OpenCV
 with one thread (`[node] opencv_threads`).
