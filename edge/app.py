@@ -130,18 +130,17 @@ class Edge:
         """Every camera's figures for the status message."""
         statuses = []
         for unit in self.units:
-            stats = unit.pipeline.stats(unit.camera.latest)
-            capture = unit.camera.stats()
+            stats = unit.worker.stats()  # dropped: overwritten or passed over for the rate
             statuses.append(
                 m.CameraStatus(
                     camera=unit.pipeline.camera,
-                    online=capture.online,
+                    online=unit.camera.online,
                     fps=unit.fps(stats.processed),
                     inference_ms=stats.inference_ms or 0.0,
-                    frames_in=capture.frames_in,
+                    frames_in=stats.frames_in,
                     processed=stats.processed,
-                    dropped=capture.dropped,
-                    queue_depth=capture.depth,
+                    dropped=stats.dropped,
+                    queue_depth=stats.queue_depth,
                 )
             )
         return statuses
