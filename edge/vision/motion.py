@@ -192,7 +192,8 @@ class MotionDetector:
         background = self._background
         if background is None:
             return self._warm(small, sharp, 0.0)
-        diff = cv2.absdiff(small, cv2.convertScaleAbs(background.mean))
+        reference = cast(Pixels, cv2.convertScaleAbs(background.mean))
+        diff = cv2.absdiff(small, reference)
         _, thresholded = cv2.threshold(diff, self.options.threshold, 255, cv2.THRESH_BINARY)
         moving = cast(Pixels, thresholded)
         if geometry.keep is not None:
@@ -211,7 +212,7 @@ class MotionDetector:
         grouped = moving
         if self.options.dilate:
             grouped = cast(Pixels, cv2.dilate(moving, self._kernel, iterations=self.options.dilate))
-        edges = self._sharp_change(sharp, background, geometry)
+        edges = self._sharp_change(sharp, reference, geometry)
         self._learn(small, sharp, grouped, background)
         return Motion(self._boxes(edges, moving, grouped, geometry), changed, reset=False)
 
@@ -242,11 +243,12 @@ class MotionDetector:
             return cast(Pixels, cv2.resize(grey, size, interpolation=cv2.INTER_LINEAR))
         return grey
 
-    def _sharp_change(self, sharp: Pixels, background: _Background, geometry: _Geometry) -> Pixels:
-        """Changed pixels of the unblurred copy: what boxes are fitted to. The blur keeps noise
-        out of the motion mask, but it also spreads a bright object's edge by a couple of small
-        pixels (8 or more in the full frame), which framed crops looser than the objects."""
-        diff = cv2.absdiff(sharp, cv2.convertScaleAbs(background.mean))
+    def _sharp_change(self, sharp: Pixels, reference: Pixels, geometry: _Geometry) -> Pixels:
+        """Changed pixels of the unblurred copy against `reference` (the background as 8-bit):
+        what boxes are fitted to. The blur keeps noise out of the motion mask, but it also
+        spreads a bright object's edge by a couple of small pixels (8 or more in the full
+        frame), which framed crops looser than the objects."""
+        diff = cv2.absdiff(sharp, reference)
         _, changed = cv2.threshold(diff, self.options.threshold, 255, cv2.THRESH_BINARY)
         if geometry.keep is not None:
             changed = cv2.bitwise_and(changed, geometry.keep)
