@@ -1,6 +1,7 @@
 """The running edge: cameras, vision, the model store and the hub link, wired together.
 
-Threads: per camera, a capture thread (newest frame only) and a vision thread; the model
+Threads: per camera, a capture thread (decoding and the motion gate) and a vision thread
+(classifying, tracking, reporting what moved); the model
 interpreters are shared by all cameras; the uplink has its own session and status threads.
 """
 
@@ -30,7 +31,8 @@ from edge.modelslot import ModelBundle, Slot
 from edge.sighting import Report
 from edge.system.status import StatusSource
 from edge.vision.classify import Classifier
-from edge.vision.pipeline import CameraPipeline, CameraWorker
+from edge.vision.pipeline import CameraPipeline
+from edge.vision.worker import CameraWorker
 from wire import messages as m
 from wire.credential import load_credential
 from wire.package import load_public_key
@@ -88,14 +90,15 @@ class Edge:
         self.units = [self._unit(camera) for camera in config.camera]
 
     def _unit(self, camera_config: CameraSettings) -> CameraUnit:
-        camera = Camera(camera_options(camera_config), on_state=self._camera_state)
         pipeline = CameraPipeline(
             camera_config.name,
             pipeline_options(self.config, camera_config),
             self.classifier,
             self._sighting,
         )
-        return CameraUnit(camera, pipeline, CameraWorker(pipeline, camera.latest))
+        worker = CameraWorker(pipeline)
+        camera = Camera(camera_options(camera_config), on_state=self._camera_state, sink=worker)
+        return CameraUnit(camera, pipeline, worker)
 
     def start(self) -> None:
         """Load the model, start the hub link, then every camera."""
@@ -130,7 +133,7 @@ class Edge:
         """Every camera's figures for the status message."""
         statuses = []
         for unit in self.units:
-            stats = unit.worker.stats()  # dropped: overwritten or passed over for the rate
+            stats = unit.worker.stats()
             statuses.append(
                 m.CameraStatus(
                     camera=unit.pipeline.camera,

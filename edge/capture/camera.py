@@ -1,7 +1,9 @@
 """One capture thread per camera: read as fast as the camera sends, keep only the newest frame.
 
 The thread opens the camera's source, stamps every picture with the capture time and the next
-sequence number, and puts it in the camera's `LatestFrame`. When the source fails (cannot
+sequence number, and hands it to the camera's sink: in the edge, the camera's `CameraWorker`,
+whose motion gate runs right here on the capture thread; on its own, a `LatestFrame` that
+keeps the newest frame for whoever takes it. When the source fails (cannot
 connect, read error, read timeout) it closes it and tries again after a jittered exponential
 backoff (0.5 s doubling to 10 s by default), resetting the backoff once frames flow again.
 `on_state(camera, online)` is called on every change, starting from "unknown": online at the
@@ -16,6 +18,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from edge.capture.backoff import Backoff
 from edge.capture.frame import Frame, now_ms
@@ -27,6 +30,13 @@ log = logging.getLogger("vigia.edge.capture")
 
 StateCallback = Callable[[str, bool], None]
 SourceFactory = Callable[[str, SourceOptions], Source]
+
+
+class FrameSink(Protocol):
+    """Where a camera's frames go, one call per frame on its capture thread."""
+
+    def put(self, frame: Frame) -> None:
+        """Take the camera's newest frame; must return quickly (the camera is waiting)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +57,11 @@ class CameraOptions:
 
 @dataclass(frozen=True, slots=True)
 class CaptureStats:
-    """A camera's capture counters: online now, frames read, frames overwritten unprocessed,
-    waiting frames (0 or 1), and how many times its source failed."""
+    """A camera's capture counters: online now, frames read, and how many times its source
+    failed."""
 
     online: bool
     frames_in: int
-    dropped: int
-    depth: int
     failures: int
 
 
@@ -65,11 +73,11 @@ class Camera:
         options: CameraOptions,
         *,
         on_state: StateCallback | None = None,
-        latest: LatestFrame | None = None,
+        sink: FrameSink | None = None,
         source_factory: SourceFactory = make_source,
     ) -> None:
         self.options = options
-        self.latest = latest or LatestFrame()
+        self.sink: FrameSink = sink if sink is not None else LatestFrame()
         self._on_state = on_state
         self._source_factory = source_factory
         self._online: bool | None = None  # None: not known yet
@@ -115,10 +123,7 @@ class Camera:
 
     def stats(self) -> CaptureStats:
         """The capture counters now."""
-        counts = self.latest.counts()
-        return CaptureStats(
-            self.online, counts.frames_in, counts.dropped, counts.depth, self._failures
-        )
+        return CaptureStats(self.online, self._seq, self._failures)
 
     def _run(self) -> None:
         options = self.options
@@ -151,7 +156,7 @@ class Camera:
             picture = source.read()
             self._seq += 1
             frame = Frame(self.name, self._seq, now_ms(), picture.pixels, picture.grey)
-            self.latest.put(frame)
+            self.sink.put(frame)
             if not self._online:
                 backoff.reset()
                 self._set_online(True)

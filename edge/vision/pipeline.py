@@ -1,8 +1,15 @@
 """One camera's vision: motion -> regions -> classify -> track -> sightings.
 
-`CameraPipeline.process(frame)` runs the steps on one frame: motion detection on a small copy;
-when something moved, the merged boxes become square crops and the current model classifies
-them; the tracker turns detections into visits. Each visit is handed to `on_sighting` twice:
+A frame goes through two halves, which may run on two threads:
+
+- `look(frame)`: motion detection on a small copy. It returns the frame with its motion boxes
+  (a `Moved`) when something moved or a visit is in progress, else None: most frames show
+  nothing moving while nothing is followed, and for them this is all the work there is.
+- `follow(moved)`: the merged boxes become square crops and the current model classifies them;
+  the tracker turns detections into visits.
+
+`process(frame)` runs both, for callers with one thread. Each visit is handed to `on_sighting`
+twice:
 
 - when the tracker confirms it (`min_frames` recognised frames), as a `Sighting` (event id: a
   fresh UUID4; times: capture times of its first frame and of its last frame so far; pictures:
@@ -18,32 +25,31 @@ always gives a sighting first and its end later. Ends of a frame are handed on b
 confirmations of that frame.
 
 The model is read from its slot at most once per frame, so a new model takes effect between
-two frames and a frame never mixes two models. A frame in which nothing moved while no visit is
-in progress (most frames) stops after motion detection: nothing to classify, track or end.
-Before any model arrives, motion and tracking still run (so a track's timing stays right) but
-nothing is classified.
+two frames and a frame never mixes two models. Before any model arrives, motion and tracking
+still run (so a track's timing stays right) but nothing is classified.
 
-`CameraWorker` is the camera's processing thread: it takes the newest frame from the camera's
-`LatestFrame`, at most `fps_limit` frames a second, and processes it. Each camera thus has two
-threads (capture, processing); the interpreters are shared through the Classifier's pool.
+Threads: `look` and `follow` share no state but two flags. `look` reads whether a visit is in
+progress as `follow` last left it; when `look` runs on another thread, a quiet frame right
+after the first moving one may be judged before `follow` has started the track and not be
+passed on. That costs nothing: the tracker ends tracks by time, not by counting frames.
+`CameraWorker` (edge.vision.worker) runs `look` on the camera's capture thread and `follow` on
+its vision thread.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from edge.capture.frame import Frame
-from edge.capture.latest import LatestFrame
 from edge.modelslot import Slot
 from edge.sighting import Report, Sighting, SightingEnd
 from edge.vision.classify import Classifier
 from edge.vision.geometry import Rect
-from edge.vision.motion import MotionDetector, MotionOptions
+from edge.vision.motion import Motion, MotionDetector, MotionOptions
 from edge.vision.regions import RegionOptions, crop_input, find_regions
 from edge.vision.snapshot import SnapshotOptions, snapshot_jpeg, thumbnail_jpeg
 from edge.vision.tracker import (
@@ -82,13 +88,13 @@ class PipelineOptions:
 class PipelineStats:
     """A camera's counters for status reports.
 
-    frames_in: frames captured; processed: frames run through the pipeline; dropped: frames
-    replaced by a newer one before processing (and, from `CameraWorker`, frames passed over to
-    keep to `fps_limit`); queue_depth: frames waiting (0 or 1);
-    motion_frames: processed frames with motion; crops: regions classified; inference_ms:
-    moving average of one classify call (all of a frame's crops), None before the first;
-    tracks: live tracks; sightings: visits reported (at their confirmation); ends: their ends
-    reported.
+    frames_in: frames captured; processed: frames looked at (motion detection); dropped:
+    frames captured but not looked at (passed over to keep to `fps_limit`) or not followed
+    (replaced by a newer one while the vision thread was busy); queue_depth: frames waiting
+    for the vision thread (0 or 1); motion_frames: processed frames with motion; crops:
+    regions classified; inference_ms: moving average of one classify call (all of a frame's
+    crops), None before the first; tracks: live tracks; sightings: visits reported (at their
+    confirmation); ends: their ends reported.
     """
 
     camera: str
@@ -127,22 +133,36 @@ class CameraPipeline:
         self._sightings = 0
         self._ends = 0
         self._open: dict[int, _Open] = {}  # by track id: the confirmed visits in progress
+        self._following = False  # the tracker has live tracks: `look` passes every frame on
 
     def process(self, frame: Frame) -> None:
         """Run every step on `frame` (frames in capture order)."""
+        moved = self.look(frame)
+        if moved is not None:
+            self.follow(moved)
+
+    def look(self, frame: Frame) -> Moved | None:
+        """Motion detection on `frame` (frames in capture order): the frame and its motion when
+        something moved or a visit is in progress (`follow` it), else None."""
         self._processed += 1
         motion = self._motion.detect(frame.pixels, frame.grey)
-        if not motion.boxes and not self._tracker.active:
-            return  # the usual frame: nothing moved and no visit to follow or end
-        classifier = self._classifier()  # once per frame: a swap lands between frames
-        detections: list[Detection] = []
         if motion.boxes:
             self._motion_frames += 1
-            if classifier is not None:
-                detections = self._classify(frame, motion.boxes, classifier)
+        elif not self._following:
+            return None  # the usual frame: nothing moved and no visit to follow or end
+        return Moved(frame, motion)
+
+    def follow(self, moved: Moved) -> None:
+        """Classify what moved and track it (frames in the order `look` returned them)."""
+        frame, boxes = moved.frame, moved.motion.boxes
+        classifier = self._classifier()  # once per frame: a swap lands between frames
+        detections: list[Detection] = []
+        if boxes and classifier is not None:
+            detections = self._classify(frame, boxes, classifier)
         version = classifier.version if classifier is not None else ""
         context = FrameContext(frame.captured_ms, frame.pixels, version)
         update = self._tracker.update(detections, context)
+        self._following = self._tracker.active > 0
         for visit in update.ended:
             self._report_end(visit)
         for visit in update.confirmed:
@@ -170,6 +190,7 @@ class CameraPipeline:
         """The camera stops: end the confirmed visits still in progress."""
         for visit in self._tracker.flush():
             self._report_end(visit)
+        self._following = False
 
     def _report_sighting(self, visit: Visit) -> None:
         """A visit was confirmed: its sighting, with the best view so far."""
@@ -230,15 +251,15 @@ class CameraPipeline:
                 "%s: the sighting handler failed on %s", self.camera, type(report).__name__
             )
 
-    def stats(self, latest: LatestFrame | None = None) -> PipelineStats:
-        """The counters now; frames in, dropped and waiting come from `latest` when given."""
-        counts = latest.counts() if latest is not None else None
+    def stats(self) -> PipelineStats:
+        """The counters now, as if every frame came to `process` (`CameraWorker.stats` has the
+        frames in, dropped and waiting of a camera)."""
         return PipelineStats(
             camera=self.camera,
-            frames_in=counts.frames_in if counts else self._processed,
+            frames_in=self._processed,
             processed=self._processed,
-            dropped=counts.dropped if counts else 0,
-            queue_depth=counts.depth if counts else 0,
+            dropped=0,
+            queue_depth=0,
             motion_frames=self._motion_frames,
             crops=self._crops,
             inference_ms=self._inference_ms,
@@ -246,6 +267,15 @@ class CameraPipeline:
             sightings=self._sightings,
             ends=self._ends,
         )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Moved:
+    """A frame worth following, with what moved in it (no boxes: a quiet frame while a visit
+    is in progress, which may end it)."""
+
+    frame: Frame
+    motion: Motion
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -267,60 +297,3 @@ def _getter(source: ClassifierSource) -> Callable[[], Classifier | None]:
         slot: Slot[Classifier] = source
         return lambda: slot.current
     return source
-
-
-class CameraWorker:
-    """A camera's processing thread (see the module's docstring)."""
-
-    def __init__(self, pipeline: CameraPipeline, latest: LatestFrame) -> None:
-        self.pipeline = pipeline
-        self.latest = latest
-        self._stop = threading.Event()
-        self._passed_over = 0  # frames taken but not processed, to keep to fps_limit
-        self._thread = threading.Thread(
-            target=self._run, name=f"vision {pipeline.camera}", daemon=True
-        )
-
-    def start(self) -> None:
-        """Start processing."""
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop after the frame in hand, then end the visits in progress (`finish`)."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    @property
-    def alive(self) -> bool:
-        """The vision thread runs."""
-        return self._thread.is_alive()
-
-    def stats(self) -> PipelineStats:
-        """The camera's counters now; `dropped` includes frames passed over for the rate."""
-        stats = self.pipeline.stats(self.latest)
-        return replace(stats, dropped=stats.dropped + self._passed_over)
-
-    def _run(self) -> None:
-        # Frames are passed over, not waited for: a timed sleep before each take would wake
-        # the thread twice a frame, which cost more CPU than the motion detector's idle path.
-        # A frame counts as on time up to half a period early, so a camera sending exactly
-        # fps_limit frames a second, with jitter, has every frame processed; `due` advances a
-        # period per processed frame, so over time no more than fps_limit are.
-        period = 1.0 / self.pipeline.options.fps_limit
-        slack = period / 2
-        due = time.monotonic()
-        while not self._stop.is_set():
-            frame = self.latest.take(timeout=0.2)
-            if frame is None:
-                continue
-            now = time.monotonic()
-            if now < due - slack:
-                self._passed_over += 1
-                continue
-            due = max(due + period, now - slack)
-            try:
-                self.pipeline.process(frame)
-            except Exception:
-                log.exception("%s: frame %d failed", self.pipeline.camera, frame.seq)
-        self.pipeline.finish()

@@ -38,6 +38,7 @@ from edge.config import load_config
 from edge.delivery.spool import SpoolEntry
 from edge.sighting import Report, Sighting, SightingEnd
 from edge.vision.classify import Classifier
+from edge.vision.pipeline import Moved
 from hub.app import Hub
 from hub.config import load_config as load_hub_config
 from hub.datadir import DataDir
@@ -165,12 +166,15 @@ class LiveHub:
 
 @dataclass
 class Probe:
-    """What the edge did, seen from inside: sightings and their ends spooled, frames done,
-    models swapped in (monotonic times)."""
+    """What the edge did, seen from inside: sightings and their ends spooled, frames looked at
+    (on the capture thread), frames passed on to the vision thread and followed there, models
+    swapped in (monotonic times)."""
 
     spooled: list[Sighting] = field(default_factory=list)
     ends: list[SightingEnd] = field(default_factory=list)
     frames: dict[str, list[float]] = field(default_factory=dict)
+    passed: dict[str, list[float]] = field(default_factory=dict)
+    followed: dict[str, list[float]] = field(default_factory=dict)
     swaps: list[tuple[float, str]] = field(default_factory=list)
 
     def spooled_ids(self) -> set[str]:
@@ -277,8 +281,8 @@ def write_edge_config(root: Path, hub: LiveHub, cameras: dict[str, SceneCamera])
 
 
 def instrument(edge: Edge, probe: Probe) -> None:
-    """Record every sighting and end spooled, every frame processed and every model swapped
-    in."""
+    """Record every sighting and end spooled, every frame processed (looked at for motion, on
+    the capture thread) and every model swapped in."""
     add = edge.spool.add
 
     def spool_add(report: Report) -> SpoolEntry:
@@ -291,8 +295,12 @@ def instrument(edge: Edge, probe: Probe) -> None:
 
     setattr(edge.spool, "add", spool_add)  # noqa: B010 - an instance attribute over the method
     for unit in edge.units:
-        stamps = probe.frames.setdefault(unit.pipeline.camera, [])
-        setattr(unit.pipeline, "process", _timed(unit.pipeline.process, stamps))  # noqa: B010
+        pipeline, camera = unit.pipeline, unit.pipeline.camera
+        frames, passed = probe.frames.setdefault(camera, []), probe.passed.setdefault(camera, [])
+        followed = _followed(pipeline.follow, probe.followed.setdefault(camera, []))
+        # instance attributes over the methods
+        setattr(pipeline, "look", _looked(pipeline.look, frames, passed))  # noqa: B010
+        setattr(pipeline, "follow", followed)  # noqa: B010
 
     def swapped(classifier: Classifier) -> None:
         probe.swaps.append((time.monotonic(), classifier.version))
@@ -300,12 +308,25 @@ def instrument(edge: Edge, probe: Probe) -> None:
     edge.classifier.listen(swapped)
 
 
-def _timed(process: Callable[[Frame], None], stamps: list[float]) -> Callable[[Frame], None]:
-    def timed(frame: Frame) -> None:
-        process(frame)
+def _looked(
+    look: Callable[[Frame], Moved | None], frames: list[float], passed: list[float]
+) -> Callable[[Frame], Moved | None]:
+    def looked(frame: Frame) -> Moved | None:
+        moved = look(frame)
+        frames.append(time.monotonic())
+        if moved is not None:
+            passed.append(frames[-1])
+        return moved
+
+    return looked
+
+
+def _followed(follow: Callable[[Moved], None], stamps: list[float]) -> Callable[[Moved], None]:
+    def followed(moved: Moved) -> None:
+        follow(moved)
         stamps.append(time.monotonic())
 
-    return timed
+    return followed
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
@@ -486,6 +507,10 @@ def test_a_model_swap_mid_stream_pauses_no_camera(world: World) -> None:
         gaps = np.diff([started, *stamps, ended])
         assert gaps.max() <= MAX_PAUSE_S, (camera, gaps.max(), swaps[0] - started)
         assert len(stamps) >= 0.8 * FPS * (ended - started), (camera, len(stamps))
+        # and the vision thread followed what moved without a pause either
+        followed = world.probe.followed[camera]
+        for passed in (t for t in world.probe.passed[camera] if started <= t <= ended - 1):
+            assert any(passed <= f <= passed + MAX_PAUSE_S for f in followed), (camera, passed)
 
     def new_events() -> list[StoredEvent]:
         return [e for e in world.sightings() if e.entry.started_at > swapped_ms]

@@ -12,6 +12,7 @@ import pytest
 from edge.capture.camera import Camera, CameraOptions
 from edge.capture.file import FileSource
 from edge.capture.frame import Pixels
+from edge.capture.latest import LatestFrame
 from edge.capture.source import CaptureError, EndOfStream, SourceOptions
 from tests.edge.capture.conftest import MakeVideo
 
@@ -77,12 +78,13 @@ def test_a_missing_or_broken_file_does_not_open(tmp_path: Path) -> None:
 
 
 def test_a_camera_on_a_file_numbers_its_frames(make_video: MakeVideo) -> None:
-    camera = Camera(CameraOptions("film", f"file:{make_video(frames=4, fps=50.0)}"))
+    latest = LatestFrame()
+    camera = Camera(CameraOptions("film", f"file:{make_video(frames=4, fps=50.0)}"), sink=latest)
     camera.start()
     try:
         seqs = []
         for _ in itertools.repeat(None, 6):
-            frame = camera.latest.take(timeout=2)
+            frame = latest.take(timeout=2)
             assert frame is not None
             seqs.append(frame.seq)
     finally:

@@ -10,6 +10,7 @@ import pytest
 
 from edge.capture.camera import Camera, CameraOptions
 from edge.capture.frame import now_ms
+from edge.capture.latest import LatestFrame
 from edge.capture.rtsp import (
     FFMPEG_OPTIONS,
     OPTIONS_VARIABLE,
@@ -74,12 +75,15 @@ def test_a_lost_stream_goes_offline_and_comes_back_on_the_same_port(
     options = CameraOptions(
         "door", card_server.url(), FAST, backoff_initial_s=0.1, backoff_max_s=0.5
     )
-    camera = Camera(options, on_state=lambda name, online: states.append((name, online)))
+    latest = LatestFrame()
+    camera = Camera(
+        options, on_state=lambda name, online: states.append((name, online)), sink=latest
+    )
     camera.start()
     try:
         assert wait_until(lambda: camera.stats().frames_in >= 5, 10)
         assert states == [("door", True)]
-        first = camera.latest.take(timeout=2)
+        first = latest.take(timeout=2)
         assert first is not None and first.camera == "door"
         assert abs(first.captured_ms - now_ms()) < 2000
 
@@ -93,7 +97,7 @@ def test_a_lost_stream_goes_offline_and_comes_back_on_the_same_port(
 
         card_server.start()  # the same port again
         assert wait_until(lambda: states[-1] == ("door", True), 10), states
-        after = camera.latest.take(timeout=3)
+        after = latest.take(timeout=3)
         assert after is not None and after.seq > first.seq
         assert after.pixels.shape == (HEIGHT, WIDTH, 3)
     finally:

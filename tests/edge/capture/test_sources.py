@@ -17,6 +17,7 @@ import pytest
 from edge.capture.backoff import Backoff
 from edge.capture.camera import Camera, CameraOptions
 from edge.capture.file import FileSource
+from edge.capture.latest import LatestFrame
 from edge.capture.picamera import PicameraSource
 from edge.capture.rtsp import RtspSource
 from edge.capture.source import CaptureError, Picture, Source, SourceOptions
@@ -269,15 +270,17 @@ def test_a_failing_state_callback_does_not_stop_the_capture() -> None:
     def broken(_: str, __: bool) -> None:
         raise RuntimeError("listener bug")
 
+    latest = LatestFrame()
     camera = Camera(
         CameraOptions("yard", "rtsp://cam/s"),
         on_state=broken,
+        sink=latest,
         source_factory=lambda url, options: ScriptedSource([1000], []),
     )
     camera.start()
     try:
-        assert camera.latest.take(timeout=2) is not None
-        assert camera.latest.take(timeout=2) is not None
+        assert latest.take(timeout=2) is not None
+        assert latest.take(timeout=2) is not None
         assert camera.online
     finally:
         camera.stop()

@@ -4,7 +4,6 @@ model read per frame."""
 from __future__ import annotations
 
 import dataclasses
-import time
 import uuid
 from typing import TypeVar
 
@@ -13,12 +12,11 @@ import numpy as np
 import pytest
 
 from edge.capture.frame import Frame, Pixels
-from edge.capture.latest import LatestFrame
 from edge.modelslot import ModelBundle, Slot
 from edge.sighting import Report, Sighting, SightingEnd
 from edge.vision.classify import Classifier
 from edge.vision.motion import MotionOptions
-from edge.vision.pipeline import CameraPipeline, CameraWorker, PipelineOptions
+from edge.vision.pipeline import CameraPipeline, PipelineOptions
 from edge.vision.tracker import TrackerOptions
 from tests.edge.vision.colour_model import BGR
 
@@ -179,34 +177,25 @@ def test_no_model_no_sightings_and_a_failing_handler_is_survived(
     assert (pipeline.stats().sightings, pipeline.stats().ends) == (2, 2)
 
 
-def test_the_worker_keeps_to_its_rate_and_finishes_the_visit_in_progress(
+def test_look_passes_on_frames_with_motion_and_every_frame_while_a_visit_is_followed(
     colour_model: ModelBundle,
 ) -> None:
     reports: list[Report] = []
-    options = dataclasses.replace(
-        OPTIONS, fps_limit=5, tracker=TrackerOptions(lost_after_ms=60_000)
-    )
-    pipeline = CameraPipeline("gate", options, Slot(Classifier(colour_model)), reports.append)
-    latest = LatestFrame()
-    worker = CameraWorker(pipeline, latest)
-    worker.start()
-    still = background()
-    started = time.monotonic()
-    for k in range(60):  # 1.2 s at 50 frames a second: empty, then a square at 200 px/s
-        pixels = still.copy()
-        if k >= 10:
-            pixels[180:300, 4 * k : 120 + 4 * k] = BGR["green"]
-        latest.put(Frame("gate", k + 1, T0 + 20 * k, pixels))
-        time.sleep(max(0.0, started + 0.02 * (k + 1) - time.monotonic()))
-    worker.stop()
-    stats = worker.stats()
-    assert 4 <= stats.processed <= 9  # about 5 a second for 1.2 s
-    assert stats.frames_in == 60
-    assert stats.dropped + stats.processed + stats.queue_depth == 60
-    (sighting,) = only(Sighting, reports)
-    (end,) = only(SightingEnd, reports)  # ended at stop, still in progress
-    assert (sighting.label, end.label, end.event_id) == ("green", "green", sighting.event_id)
-    assert reports == [sighting, end]
+    pipeline = CameraPipeline("gate", OPTIONS, Slot(Classifier(colour_model)), reports.append)
+    passed: list[str] = []
+    for frame in frames_of_a_visit("red"):
+        moved = pipeline.look(frame)
+        if moved is None:
+            passed.append("-")
+            continue
+        passed.append("moving" if moved.motion.boxes else "quiet")
+        pipeline.follow(moved)
+    # the warm-up frame; 8 with the square; quiet ones while the visit lasts (until 800 ms
+    # after the square's last frame, when one of them ends it); then nothing to follow
+    assert passed == ["-"] + ["moving"] * 8 + ["quiet"] * 8 + ["-"] * 7
+    assert [type(r) for r in reports] == [Sighting, SightingEnd]
+    stats = pipeline.stats()
+    assert (stats.processed, stats.motion_frames, stats.tracks) == (24, 8, 0)
 
 
 @pytest.mark.parametrize("rate", [0.0, -1.0])

@@ -21,8 +21,9 @@ from edge.capture.source import SourceOptions
 from edge.modelslot import ModelBundle, Slot
 from edge.sighting import Report, Sighting, SightingEnd
 from edge.vision.classify import Classifier
-from edge.vision.pipeline import CameraPipeline, CameraWorker, PipelineOptions
+from edge.vision.pipeline import CameraPipeline, PipelineOptions
 from edge.vision.tracker import TrackerOptions
+from edge.vision.worker import CameraWorker
 from tests.edge.vision.colour_model import BGR, LABELS
 from video.rtsp.context import ServerOptions
 from video.rtsp.server import RtspServer
@@ -118,10 +119,11 @@ def test_every_visit_is_one_sighting_of_its_class(
 ) -> None:
     url, truth_path, server = scene_server
     reports: list[Report] = []
-    camera = Camera(CameraOptions("yard", url, SourceOptions(open_timeout_s=5, read_timeout_s=3)))
     options = PipelineOptions(fps_limit=10, tracker=TrackerOptions(lost_after_ms=700))
     pipeline = CameraPipeline("yard", options, Slot(Classifier(colour_model)), reports.append)
-    worker = CameraWorker(pipeline, camera.latest)
+    worker = CameraWorker(pipeline)
+    source = SourceOptions(open_timeout_s=5, read_timeout_s=3)
+    camera = Camera(CameraOptions("yard", url, source), sink=worker)
     camera.start()
     deadline = time.monotonic() + 10
     while not camera.online and time.monotonic() < deadline:
