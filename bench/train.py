@@ -13,10 +13,12 @@ Phases, all in this one run:
     all 10,000 test images, and the signed package. Figures: `float_acc`, `int8_acc`,
     `package_mb`;
   - fit: the same classifier (frozen backbone, new head, on images, no augmentation) trained for
-    --fit-epochs epochs on --fit-per-class images a class, by plain `model.fit` in this process
-    and by our trainer with one worker (`trainer worker serve` in its own process, the job sent
-    over our protocol, as on a LAN; a one-worker job trains under TensorFlow's default
-    strategy), in --fit-rounds rounds whose order alternates (plain first, then ours first).
+    --fit-epochs epochs on --fit-per-class images a class, by plain `model.fit` in a fresh
+    Python process of its own and by our trainer with one worker (`trainer worker serve` in its
+    own process, the job sent over our protocol, as on a LAN, each job a fresh task process; a
+    one-worker job trains under TensorFlow's default strategy), in --fit-rounds rounds whose
+    order alternates (plain first, then ours first). Both start cold, as a user's script
+    does: neither inherits a warm process (this one has run the train phase).
     Each run's rate is its best epoch after the first (the first builds and traces); a round's
     ratio is ours over plain, and `fit_ratio` is the median round's: this machine is shared,
     and two plain runs of one process have differed by a fifth;
@@ -143,6 +145,18 @@ class EpochClock(keras.callbacks.Callback):  # type: ignore[misc]
         self.seconds.append(self._end - self._start)
 
 
+def plain_fit_process(args: argparse.Namespace, small: Path) -> float:
+    """`plain_fit` in a fresh Python process, as each job of ours runs in a fresh task
+    process: both start cold, neither inherits the other's (or the train phase's) state."""
+    command = [sys.executable, "-m", "bench.train", "--plain-fit-child", str(small),
+               "--batch", str(args.batch), "--fit-epochs", str(args.fit_epochs)]  # fmt: skip
+    done = subprocess.run(command, cwd=REPO, stdout=subprocess.PIPE, text=True, check=False)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"the plain model.fit process failed (exit code {done.returncode})")
+    return float(json.loads(lines[-1])["plain_images_per_s"])
+
+
 def plain_fit(spec: TrainSpec, small: Path) -> float:
     """Images/s of plain `model.fit` of the classifier on the small set's training images."""
     dataset = open_dataset(small)
@@ -262,11 +276,11 @@ def fit_phase(args: argparse.Namespace, small: Path, root: Path) -> list[FitRoun
     try:
         for run in range(args.fit_rounds):
             if run % 2 == 0:
-                plain = plain_fit(spec, small)
+                plain = plain_fit_process(args, small)
                 ours = worker_fit(spec, small, root, target, run)
             else:
                 ours = worker_fit(spec, small, root, target, run)
-                plain = plain_fit(spec, small)
+                plain = plain_fit_process(args, small)
             rounds.append(FitRound(ours, plain))
             say(f"fit round {run + 1}: ours {ours:.1f}, plain {plain:.1f} images/s")
     finally:
@@ -317,7 +331,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="inference speed rounds (3)")
     parser.add_argument("--runs", type=int, default=100, help="inferences per round (100)")
     parser.add_argument("--dir", type=Path, help="make the temporary folder here")
+    parser.add_argument("--plain-fit-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.plain_fit_child is not None:  # one plain model.fit run, for `plain_fit_process`
+        rate = plain_fit(fit_spec(args), args.plain_fit_child)
+        print(json.dumps({"plain_images_per_s": rate}))
+        return
     start = time.perf_counter()
     root = Path(tempfile.mkdtemp(prefix="vigia-bench-train-", dir=args.dir))
     try:
