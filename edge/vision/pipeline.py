@@ -28,7 +28,7 @@ The model is read from its slot at most once per frame, so a new model takes eff
 two frames and a frame never mixes two models. Before any model arrives, motion and tracking
 still run (so a track's timing stays right) but nothing is classified.
 
-Threads: `look` and `follow` share no state but two flags. `look` reads whether a visit is in
+Threads: `look` and `follow` share no state but one flag. `look` reads whether a visit is in
 progress as `follow` last left it; when `look` runs on another thread, a quiet frame right
 after the first moving one may be judged before `follow` has started the track and not be
 passed on. That costs nothing: the tracker ends tracks by time, not by counting frames.

@@ -35,15 +35,15 @@ class Pace:
     docstring)."""
 
     def __init__(self, fps: float) -> None:
-        self.period = 1.0 / fps
-        self._slack = self.period / 2
+        self._period = 1.0 / fps
+        self._slack = self._period / 2
         self._due = time.monotonic()
 
     def due(self, now: float) -> bool:
         """Whether a frame arriving at `now` (monotonic seconds) is taken; if so, counted."""
         if now < self._due - self._slack:
             return False
-        self._due = max(self._due + self.period, now - self._slack)
+        self._due = max(self._due + self._period, now - self._slack)
         return True
 
 
@@ -54,7 +54,6 @@ class CameraWorker:
         self.pipeline = pipeline
         self._mailbox: Latest[Moved] = Latest()
         self._pace = Pace(pipeline.options.fps_limit)
-        self._frames_in = 0
         self._passed_over = 0  # frames not looked at, to keep to fps_limit
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -64,7 +63,6 @@ class CameraWorker:
     def put(self, frame: Frame) -> None:
         """A frame from the camera (on its capture thread): pace it, look at it, and pass it
         to the vision thread if it is worth following."""
-        self._frames_in += 1
         if not self._pace.due(time.monotonic()):
             self._passed_over += 1
             return
@@ -94,11 +92,13 @@ class CameraWorker:
         return self._thread.is_alive()
 
     def stats(self) -> PipelineStats:
-        """The camera's counters now (see `PipelineStats`)."""
+        """The camera's counters now (see `PipelineStats`); every frame put is either passed
+        over or looked at."""
         counts = self._mailbox.counts()
+        stats = self.pipeline.stats()
         return replace(
-            self.pipeline.stats(),
-            frames_in=self._frames_in,
+            stats,
+            frames_in=self._passed_over + stats.processed,
             dropped=self._passed_over + counts.dropped,
             queue_depth=counts.depth,
         )
